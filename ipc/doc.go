@@ -1,0 +1,2 @@
+// Package ipc measures shared-memory and message-passing transports between OS processes.
+package ipc

@@ -1,0 +1,2 @@
+// Package plots draws comparative charts of ipc results.
+package plots
