@@ -1,0 +1,89 @@
+package cellrt
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"plugin"
+	"strconv"
+
+	"github.com/ipclab/ipclab/internal/cellio"
+)
+
+// CommandFD is the descriptor on which the session process reads the kernel's
+// commands, one JSON object a line.
+const CommandFD = 3
+
+// Command is one request from the kernel to the session process.
+type Command struct {
+	Op     string `json:"op"` // "run", "interrupt" or "setenv"
+	ID     int    `json:"id"`
+	Plugin string `json:"plugin,omitempty"`
+	Name   string `json:"name,omitempty"`  // setenv
+	Value  string `json:"value,omitempty"` // setenv
+}
+
+// Serve is the main loop of the session process: it loads each cell's plugin
+// and runs it, one at a time, until the kernel closes the command channel.
+// After each cell it writes a done record on standard output and standard
+// error, so that the kernel knows it has all the cell's output.
+func Serve() {
+	cmds := make(chan Command)
+	go readCommands(cmds)
+	for c := range cmds {
+		if c.Op != "run" {
+			continue
+		}
+		interrupted.Store(0)
+		extra := runPlugin(c.Plugin)
+		if extra == nil {
+			if m := takeGoroutinePanic(); m != nil {
+				extra = m.Extra
+			}
+		}
+		if extra == nil {
+			extra = map[string]string{}
+		}
+		extra["id"] = strconv.Itoa(c.ID)
+		_ = cellio.Write(os.Stdout, cellio.Message{Kind: cellio.KindDone, Extra: extra})
+		_ = cellio.Write(os.Stderr, cellio.Message{Kind: cellio.KindDone, Extra: map[string]string{"id": extra["id"]}})
+	}
+}
+
+func readCommands(cmds chan<- Command) {
+	defer close(cmds)
+	sc := bufio.NewScanner(os.NewFile(CommandFD, "ipclab-commands"))
+	for sc.Scan() {
+		var c Command
+		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
+			fmt.Fprintf(os.Stderr, "ipclab session: bad command %q: %v\n", sc.Text(), err)
+			continue
+		}
+		switch c.Op {
+		case "interrupt":
+			interrupted.Store(1)
+			continue
+		case "setenv":
+			os.Setenv(c.Name, c.Value)
+			continue
+		}
+		cmds <- c
+	}
+}
+
+func runPlugin(path string) map[string]string {
+	p, err := plugin.Open(path)
+	if err != nil {
+		return map[string]string{"ename": "LoadError", "evalue": err.Error()}
+	}
+	sym, err := p.Lookup("Run")
+	if err != nil {
+		return map[string]string{"ename": "LoadError", "evalue": err.Error()}
+	}
+	run, ok := sym.(func())
+	if !ok {
+		return map[string]string{"ename": "LoadError", "evalue": fmt.Sprintf("Run has type %T, want func()", sym)}
+	}
+	return runCell(run)
+}

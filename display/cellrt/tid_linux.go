@@ -1,0 +1,5 @@
+package cellrt
+
+import "syscall"
+
+func gettid() int { return syscall.Gettid() }

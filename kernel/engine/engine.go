@@ -1,0 +1,307 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configure an Engine.
+type Options struct {
+	// Source is the ipclab module (go.mod, go.sum, display, internal, ipc,
+	// plots) that cells build against; see package ipclab.
+	Source fs.FS
+	// TempDir holds the session's build directory; os.TempDir() if empty.
+	TempDir string
+	// CacheDir holds the unpacked ipclab source; the user cache dir if empty.
+	CacheDir string
+	// WorkDir is where cells run (the notebook's directory); the current
+	// directory if empty.
+	WorkDir string
+	Logger  *slog.Logger
+}
+
+// Engine runs the cells of one notebook session.
+type Engine struct {
+	opts   Options
+	log    *slog.Logger
+	goTool string
+	ws     string // the session's module directory
+	env    map[string]string
+	imp    *exportImporter
+	known  knownPackages
+
+	mu      sync.Mutex // one cell at a time
+	w       *world
+	seq     int
+	cells   map[string]*cellSource // //line file name → source, for messages
+	goflags []string
+
+	hostOnce sync.Once
+	hostPath string
+	hostErr  error
+	sess     *session
+	// lostValues is set when the session process had to be restarted, so
+	// that the next cell can say that earlier values are gone.
+	lostValues string
+}
+
+// cellSource is what error messages need to quote a cell.
+type cellSource struct {
+	label string
+	src   string
+}
+
+// New prepares a session: a module directory for the cells' packages, and
+// the session process's program, built in the background.
+func New(opts Options) (*Engine, error) {
+	if opts.Source == nil {
+		return nil, errors.New("engine: Options.Source is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.TempDir == "" {
+		opts.TempDir = os.TempDir()
+	}
+	if opts.CacheDir == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			dir = opts.TempDir
+		}
+		opts.CacheDir = filepath.Join(dir, "ipclab")
+	}
+	if opts.WorkDir == "" {
+		opts.WorkDir, _ = os.Getwd()
+	}
+	goTool, err := findGo()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
+		return nil, fmt.Errorf("engine: make cache dir: %w", err)
+	}
+	srcDir, err := unpackSource(opts.Source, opts.CacheDir)
+	if err != nil {
+		return nil, err
+	}
+	sweepWorkspaces(opts.TempDir)
+	ws, err := os.MkdirTemp(opts.TempDir, fmt.Sprintf("%s%d-", workspacePrefix, os.Getpid()))
+	if err != nil {
+		return nil, fmt.Errorf("engine: make session dir: %w", err)
+	}
+	gomod, gosum, err := moduleFiles(opts.Source, srcDir)
+	if err != nil {
+		os.RemoveAll(ws)
+		return nil, err
+	}
+	host := "package main\n\nimport (\n\t\"github.com/ipclab/ipclab/display/cellrt\"\n)\n\nfunc main() { cellrt.Serve() }\n"
+	for name, content := range map[string][]byte{"go.mod": gomod, "go.sum": gosum, "host/main.go": []byte(host)} {
+		p := filepath.Join(ws, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, content, 0o644); err != nil {
+			os.RemoveAll(ws)
+			return nil, fmt.Errorf("engine: write %s: %w", name, err)
+		}
+	}
+	e := &Engine{
+		opts: opts, log: opts.Logger, goTool: goTool, ws: ws,
+		env:   map[string]string{},
+		w:     newWorld(),
+		cells: map[string]*cellSource{},
+	}
+	e.imp = newExportImporter(goTool, ws, e.goEnv())
+	go e.host() // build while the front end connects
+	return e, nil
+}
+
+func (e *Engine) goEnv() []string { return goEnv(nil) }
+
+// sessionEnv is the environment of the session process.
+func (e *Engine) sessionEnv() []string {
+	extra := map[string]string{"IPCLAB_SESSION": "1"}
+	for k, v := range e.env {
+		extra[k] = v
+	}
+	return goEnv(extra)
+}
+
+// host builds the session process's program once.
+func (e *Engine) host() (string, error) {
+	e.hostOnce.Do(func() {
+		start := time.Now()
+		bin := filepath.Join(e.ws, "bin", "session")
+		out, err := runGo(context.Background(), e.goTool, e.ws, e.goEnv(), e.buildArgs("-o", bin, "./host")...)
+		if err != nil {
+			e.hostErr = fmt.Errorf("build the session process: %v\n%s", err, out)
+			return
+		}
+		e.log.Info("session program built", "took", time.Since(start).Round(time.Millisecond))
+		e.hostPath = bin
+	})
+	return e.hostPath, e.hostErr
+}
+
+func (e *Engine) buildArgs(args ...string) []string {
+	a := []string{"build"}
+	a = append(a, e.goflags...)
+	return append(a, args...)
+}
+
+// Close ends the session process and removes the session's files.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.sess != nil {
+		e.sess.close()
+		e.sess = nil
+	}
+	return os.RemoveAll(e.ws)
+}
+
+// Execute runs one cell.
+func (e *Engine) Execute(ctx context.Context, req Request, out Output) Result {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.sess != nil {
+		e.sess.setSink(out)
+	}
+	code, res, handled := e.magics(ctx, req, out)
+	if handled {
+		return res
+	}
+	if strings.TrimSpace(code) == "" {
+		return Result{}
+	}
+	return e.executeGo(ctx, req, code, out)
+}
+
+func (e *Engine) executeGo(ctx context.Context, req Request, code string, out Output) Result {
+	e.seq++
+	seq := e.seq
+	label := fmt.Sprintf("cell %d", req.Count)
+	file := fmt.Sprintf("cell%d.go", req.Count)
+	if req.Count <= 0 {
+		label = fmt.Sprintf("silent cell %d", seq)
+		file = fmt.Sprintf("silent%d.go", seq)
+	}
+	e.cells[file] = &cellSource{label: label, src: code}
+
+	tr := &translator{
+		w: e.w, imp: e.imp, seq: seq, label: label, lineDir: file, src: code, silent: req.Silent,
+		known: func(name string) (string, bool) { return e.known.lookup(e.goTool, e.goEnv(), name) },
+	}
+	t, srcErrs, err := tr.translate(ctx)
+	if err != nil {
+		return Result{Err: &CellError{Name: "InternalError", Value: err.Error(), Traceback: []string{err.Error()}}}
+	}
+	if len(srcErrs) > 0 {
+		return Result{Err: compileError(label, code, srcErrs)}
+	}
+
+	pkgDir := filepath.Join(e.ws, pkgAlias(seq))
+	plugDir := filepath.Join(e.ws, fmt.Sprintf("p%04d", seq))
+	plugin := filepath.Join(e.ws, "bin", fmt.Sprintf("p%04d.so", seq))
+	os.MkdirAll(pkgDir, 0o755)
+	os.MkdirAll(plugDir, 0o755)
+	if err := os.WriteFile(filepath.Join(pkgDir, "cell.go"), []byte(t.pkgSource), 0o644); err != nil {
+		return internalError(err)
+	}
+	if err := os.WriteFile(filepath.Join(plugDir, "main.go"), []byte(t.pluginSource), 0o644); err != nil {
+		return internalError(err)
+	}
+	if _, err := e.host(); err != nil {
+		return internalError(err)
+	}
+	start := time.Now()
+	buildOut, err := runGo(ctx, e.goTool, e.ws, e.goEnv(), e.buildArgs("-buildmode=plugin", "-o", plugin, "./"+filepath.Base(plugDir))...)
+	e.log.Debug("cell built", "cell", label, "took", time.Since(start).Round(time.Millisecond))
+	if ctx.Err() != nil {
+		return Result{Err: interruptedError("the cell was interrupted while it was being built")}
+	}
+	if err != nil {
+		return Result{Err: e.buildError(label, string(buildOut))}
+	}
+
+	sess, err := e.session(out)
+	if err != nil {
+		return internalError(err)
+	}
+	if e.lostValues != "" {
+		out.Stream("stderr", e.lostValues)
+		e.lostValues = ""
+	}
+	cell, runErr := sess.run(ctx, seq, plugin, out, req.AllowStdin)
+	switch {
+	case errors.Is(runErr, context.Canceled):
+		e.restartLost(sess, "the interrupted cell did not stop by itself")
+		e.commit(t)
+		return Result{Err: interruptedError("the cell did not stop at an interrupt check (it was blocked in a channel operation, a lock or a system call), so the session process was restarted: values from earlier cells are lost; declarations remain")}
+	case errors.Is(runErr, errSessionDied):
+		tail := sess.stderrTail()
+		e.restartLost(sess, "the session process ended")
+		e.commit(t)
+		return Result{Err: e.crashError(label, sess.waitErr, tail)}
+	case runErr != nil:
+		return internalError(runErr)
+	}
+	// The package is loaded now: its declarations are part of the session
+	// even if the cell's statements panicked.
+	e.commit(t)
+	if cell.done["ename"] != "" {
+		return Result{Err: e.runtimeError(label, cell.done)}
+	}
+	var res Result
+	if cell.result != nil && !req.Silent {
+		res.Data, res.Metadata = cell.result.Data, cell.result.Metadata
+	}
+	return res
+}
+
+func (e *Engine) commit(t *translation) {
+	e.w.cells = append(e.w.cells, t.record)
+	for name, p := range t.newImports {
+		e.w.imports[name] = p
+	}
+}
+
+// session returns the running session process, starting one if needed.
+func (e *Engine) session(out Output) (*session, error) {
+	if e.sess != nil && e.sess.alive() {
+		return e.sess, nil
+	}
+	host, err := e.host()
+	if err != nil {
+		return nil, err
+	}
+	s, err := startSession(host, e.opts.WorkDir, e.sessionEnv(), out)
+	if err != nil {
+		return nil, err
+	}
+	e.sess = s
+	return s, nil
+}
+
+func (e *Engine) restartLost(s *session, why string) {
+	s.kill()
+	<-s.exited
+	e.sess = nil
+	if len(e.w.cells) > 0 {
+		e.lostValues = fmt.Sprintf("ipclab: a new session process started because %s; variables from earlier cells start from their zero values until their cells run again.\n", why)
+	}
+}
+
+func internalError(err error) Result {
+	return Result{Err: &CellError{Name: "InternalError", Value: err.Error(), Traceback: strings.Split("ipclab internal error: "+err.Error(), "\n")}}
+}
+
+func interruptedError(msg string) *CellError {
+	return &CellError{Name: "KeyboardInterrupt", Value: msg, Traceback: []string{"KeyboardInterrupt: " + msg}}
+}

@@ -1,0 +1,390 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/scanner"
+	"go/token"
+	"go/types"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// checkFile is the name of the current cell's source in the type checker.
+const checkFile = "cell.go"
+
+// runFunc holds a cell's top-level statements while it is type-checked.
+const runFunc = "ΞΞrun"
+
+// sourceError is a problem in the cell's own source, at a byte offset of it.
+type sourceError struct {
+	offset int
+	msg    string
+}
+
+// translation is a cell turned into Go packages, ready to build.
+type translation struct {
+	pkgSource    string // package ipclab.cell/cNNNN
+	pluginSource string // package main of the plugin
+	record       *cellRecord
+	hasResult    bool
+	newImports   map[string]string // imports this cell adds to the session
+}
+
+// translator turns one cell into a package, given the world before it.
+type translator struct {
+	w       *world
+	imp     *exportImporter
+	known   func(name string) (string, bool)
+	seq     int
+	label   string
+	lineDir string // file name used in //line directives
+	src     string // the cell's Go source (magics blanked)
+	silent  bool
+}
+
+// checked is the result of type-checking a cell against the world.
+type checked struct {
+	fset    *token.FileSet
+	pkg     *types.Package
+	info    *types.Info
+	file    *ast.File
+	text    string // the check file's text
+	offA    int    // where the declaration copy of the cell starts
+	offB    int    // where the statement copy of the cell starts
+	items   []item
+	runBody *ast.BlockStmt
+	runScp  *types.Scope
+	imports map[string]string // name → path in effect for the cell
+}
+
+func (t *translator) translate(ctx context.Context) (*translation, []sourceError, error) {
+	items, serr := splitCell(t.src)
+	if serr != nil {
+		return nil, []sourceError{{serr.offset, serr.msg}}, nil
+	}
+	c, errs, err := t.check(ctx, items)
+	if err != nil || len(errs) > 0 {
+		return nil, errs, err
+	}
+	return t.generate(c)
+}
+
+// blank returns src with every byte outside the kept items replaced by a
+// space (newlines stay), so that offsets are unchanged. A semicolon that
+// separates items becomes sep: ';' between statements, '\n' between
+// declarations (a file may not hold an empty declaration).
+func blank(src string, items []item, keep func(item) bool, sep byte) string {
+	b := []byte(src)
+	mask := make([]bool, len(b))
+	ends := map[int]bool{}
+	for _, it := range items {
+		ends[it.end] = true
+		if keep(it) {
+			for i := it.start; i < it.end && i < len(b); i++ {
+				mask[i] = true
+			}
+		}
+	}
+	for i := range b {
+		switch {
+		case mask[i] || b[i] == '\n':
+		case b[i] == ';' && ends[i]:
+			b[i] = sep
+		default:
+			b[i] = ' '
+		}
+	}
+	return string(b)
+}
+
+// check type-checks the cell as one package with every earlier cell.
+func (t *translator) check(ctx context.Context, items []item) (*checked, []sourceError, error) {
+	declSrc := blank(t.src, items, func(it item) bool { return it.kind != itemStmt }, '\n')
+	stmtSrc := blank(t.src, items, func(it item) bool { return it.kind == itemStmt }, ';')
+
+	// What the cell declares itself overrides the world's declarations.
+	override := map[string]bool{}
+	fset0 := token.NewFileSet()
+	ownImports := map[string]string{}
+	if f, err := parser.ParseFile(fset0, checkFile, "package cell\n"+declSrc, parser.SkipObjectResolution); err == nil {
+		for _, d := range f.Decls {
+			names, recv, _ := declNames(d)
+			for _, n := range names {
+				override[n] = true
+			}
+			_ = recv
+		}
+		for _, is := range f.Imports {
+			p, _ := strconv.Unquote(is.Path.Value)
+			name := ""
+			if is.Name != nil {
+				name = is.Name.Name
+			}
+			ownImports[name+"\x00"+p] = p
+		}
+	}
+
+	var extra map[string]string  // auto-imports: name → path
+	hoist := map[string]string{} // run-scope variables the cell's functions use → type
+	for attempt := 0; ; attempt++ {
+		c, errs, err := t.checkOnce(ctx, declSrc, stmtSrc, items, override, extra, hoist)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(errs) == 0 || attempt == 2 {
+			return c, toSourceErrors(c, errs), nil
+		}
+		// Retry once with missing imports added and with top-level variables
+		// visible to the cell's own functions.
+		retry := false
+		for _, e := range errs {
+			name, ok := strings.CutPrefix(e.Msg, "undefined: ")
+			if !ok {
+				continue
+			}
+			if obj := runScopeVar(c, name); obj != nil && !inRun(c, e.Pos) {
+				if _, dup := hoist[name]; !dup {
+					tp := &typePrinter{cellPkg: c.pkg, world: true, imports: map[string]string{}}
+					typ := tp.str(obj.Type())
+					if tp.err == nil {
+						for alias, p := range tp.imports {
+							typ = "\x00" + alias + "\x00" + p + "\x00" + typ
+						}
+						hoist[name] = typ
+						retry = true
+					}
+				}
+				continue
+			}
+			if p, ok := t.known(name); ok && isSelectorBase(c, e.Pos) {
+				if extra == nil {
+					extra = map[string]string{}
+				}
+				if _, dup := extra[name]; !dup {
+					extra[name] = p
+					retry = true
+				}
+			}
+		}
+		if !retry {
+			return c, toSourceErrors(c, errs), nil
+		}
+	}
+}
+
+func runScopeVar(c *checked, name string) types.Object {
+	if c.runScp == nil {
+		return nil
+	}
+	if v, ok := c.runScp.Lookup(name).(*types.Var); ok {
+		return v
+	}
+	return nil
+}
+
+func inRun(c *checked, pos token.Pos) bool {
+	off := c.fset.Position(pos).Offset
+	return c.runBody != nil && off >= c.offB && c.fset.Position(pos).Filename == checkFile
+}
+
+func isSelectorBase(c *checked, pos token.Pos) bool {
+	found := false
+	ast.Inspect(c.file, func(n ast.Node) bool {
+		if s, ok := n.(*ast.SelectorExpr); ok {
+			if id, ok := s.X.(*ast.Ident); ok && id.Pos() == pos {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
+}
+
+func (t *translator) checkOnce(ctx context.Context, declSrc, stmtSrc string, items []item, override map[string]bool, extra map[string]string, hoist map[string]string) (*checked, []types.Error, error) {
+	fset := token.NewFileSet()
+	files := []*ast.File{}
+	var worldOverride = override
+	if len(hoist) > 0 {
+		worldOverride = map[string]bool{}
+		for k := range override {
+			worldOverride[k] = true
+		}
+		for h := range hoist {
+			worldOverride[h] = true
+		}
+	}
+	worldSrc := t.w.files(worldOverride)
+	for _, name := range sortedKeys(worldSrc) {
+		f, err := parser.ParseFile(fset, name, worldSrc[name], parser.SkipObjectResolution)
+		if err != nil {
+			continue // a world file that no longer parses only hides its names
+		}
+		files = append(files, f)
+	}
+
+	// Session imports the cell does not shadow, then the cell's own text.
+	own := t.w.owners()
+	imports := map[string]string{}
+	for name, p := range t.w.imports {
+		imports[name] = p
+	}
+	for name, p := range extra {
+		imports[name] = p
+	}
+	var head strings.Builder
+	head.WriteString("package cell;")
+	for _, name := range sortedKeys(imports) {
+		if override[name] || (own[name] != nil && !worldOverride[name]) || importedByCell(declSrc, name) {
+			delete(imports, name)
+			continue
+		}
+		fmt.Fprintf(&head, "import %s %q;", name, imports[name])
+	}
+	for _, h := range sortedKeys(hoist) {
+		typ := hoist[h]
+		for strings.HasPrefix(typ, "\x00") {
+			parts := strings.SplitN(typ[1:], "\x00", 3)
+			fmt.Fprintf(&head, "import %s %q;", parts[0], parts[1])
+			typ = parts[2]
+		}
+		fmt.Fprintf(&head, "var %s %s;", h, typ)
+	}
+	head.WriteString("\n")
+	text := head.String()
+	offA := len(text)
+	text += declSrc + "\nfunc " + runFunc + "() {\n"
+	offB := len(text)
+	text += stmtSrc + "\n}\n"
+
+	f, err := parser.ParseFile(fset, checkFile, text, parser.ParseComments|parser.SkipObjectResolution)
+	c := &checked{fset: fset, file: f, text: text, offA: offA, offB: offB, items: items, imports: imports}
+	if err != nil {
+		var errs []types.Error
+		if list, ok := err.(scanner.ErrorList); ok && f != nil {
+			tf := fset.File(f.Pos())
+			for _, e := range list {
+				errs = append(errs, types.Error{Fset: fset, Pos: tf.Pos(min(e.Pos.Offset, tf.Size())), Msg: e.Msg})
+			}
+		}
+		if len(errs) == 0 {
+			errs = append(errs, types.Error{Fset: fset, Pos: f.Pos(), Msg: err.Error()})
+		}
+		return c, errs, nil
+	}
+	files = append(files, f)
+
+	var paths []string
+	for _, f := range files {
+		for _, is := range f.Imports {
+			p, _ := strconv.Unquote(is.Path.Value)
+			paths = append(paths, p)
+		}
+	}
+	if err := t.imp.prefetch(ctx, paths); err != nil {
+		// Reported per import by the checker below, in the cell's terms.
+		_ = err
+	}
+
+	info := &types.Info{
+		Types:      map[ast.Expr]types.TypeAndValue{},
+		Defs:       map[*ast.Ident]types.Object{},
+		Uses:       map[*ast.Ident]types.Object{},
+		Selections: map[*ast.SelectorExpr]*types.Selection{},
+		Instances:  map[*ast.Ident]types.Instance{},
+		Scopes:     map[ast.Node]*types.Scope{},
+		Implicits:  map[ast.Node]types.Object{},
+	}
+	var errs []types.Error
+	conf := types.Config{
+		Importer:    t.imp,
+		FakeImportC: true,
+		Error: func(err error) {
+			if te, ok := err.(types.Error); ok {
+				errs = append(errs, te)
+			}
+		},
+	}
+	pkg, _ := conf.Check("ipclab.cell", fset, files, info)
+	c.pkg, c.info = pkg, info
+	for _, d := range f.Decls {
+		if fd, ok := d.(*ast.FuncDecl); ok && fd.Name.Name == runFunc && fd.Recv == nil {
+			c.runBody = fd.Body
+			c.runScp = info.Scopes[fd.Type]
+		}
+	}
+	return c, t.relevant(c, errs, hoist), nil
+}
+
+func importedByCell(declSrc, name string) bool {
+	return strings.Contains(declSrc, "import "+name+" ") || strings.Contains(declSrc, "\""+name+"\"") && strings.Contains(declSrc, "import")
+}
+
+// relevant drops errors that only the type-checking scaffold causes.
+func (t *translator) relevant(c *checked, errs []types.Error, hoist map[string]string) []types.Error {
+	var trailing token.Pos
+	if last := lastStmt(c); last != nil {
+		if es, ok := last.(*ast.ExprStmt); ok {
+			trailing = es.Pos()
+		}
+	}
+	var out []types.Error
+	for _, e := range errs {
+		pos := c.fset.Position(e.Pos)
+		if pos.Filename != checkFile {
+			continue // the world's own problems belong to earlier cells
+		}
+		switch {
+		case strings.Contains(e.Msg, "imported and not used"):
+			continue
+		case strings.HasPrefix(e.Msg, "declared and not used") && c.runScp != nil && c.runScp.Lookup(strings.TrimPrefix(e.Msg, "declared and not used: ")) != nil:
+			continue
+		case strings.Contains(e.Msg, "is not used") && trailing.IsValid() && e.Pos >= trailing && e.Pos < lastStmt(c).End():
+			continue
+		}
+		if pos.Offset < c.offA {
+			continue // the scaffold's own line (an import the session no longer has)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// lastStmt is the cell's last top-level item when it is a statement.
+func lastStmt(c *checked) ast.Stmt {
+	if c.runBody == nil || len(c.items) == 0 || c.items[len(c.items)-1].kind != itemStmt {
+		return nil
+	}
+	if n := len(c.runBody.List); n > 0 {
+		return c.runBody.List[n-1]
+	}
+	return nil
+}
+
+func toSourceErrors(c *checked, errs []types.Error) []sourceError {
+	var out []sourceError
+	for _, e := range errs {
+		off := c.cellOffset(e.Pos)
+		out = append(out, sourceError{offset: off, msg: e.Msg})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].offset < out[j].offset })
+	return out
+}
+
+// cellOffset maps a position in the check file to an offset in the cell.
+func (c *checked) cellOffset(pos token.Pos) int {
+	if !pos.IsValid() {
+		return 0
+	}
+	off := c.fset.Position(pos).Offset
+	switch {
+	case off >= c.offB:
+		return off - c.offB
+	case off >= c.offA:
+		return off - c.offA
+	}
+	return 0
+}
