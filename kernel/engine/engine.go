@@ -102,7 +102,7 @@ func New(opts Options) (*Engine, error) {
 		os.RemoveAll(ws)
 		return nil, err
 	}
-	host := "package main\n\nimport (\n\t\"github.com/ipclab/ipclab/display/cellrt\"\n)\n\nfunc main() { cellrt.Serve() }\n"
+	host := "package main\n\nimport (\n\t\"github.com/ipclab/ipclab/display/cellrt\"\n\t_ \"github.com/ipclab/ipclab/ipc\" // so that the session process can be an ipc worker\n)\n\nfunc main() { cellrt.Serve() }\n"
 	for name, content := range map[string][]byte{"go.mod": gomod, "go.sum": gosum, "host/main.go": []byte(host)} {
 		p := filepath.Join(ws, name)
 		os.MkdirAll(filepath.Dir(p), 0o755)
@@ -198,7 +198,9 @@ func (e *Engine) executeGo(ctx context.Context, req Request, code string, out Ou
 		w: e.w, imp: e.imp, seq: seq, label: label, lineDir: file, src: code, silent: req.Silent,
 		known: func(name string) (string, bool) { return e.known.lookup(e.goTool, e.goEnv(), name) },
 	}
+	phase := time.Now()
 	t, srcErrs, err := tr.translate(ctx)
+	e.log.Debug("cell translated", "cell", label, "took", time.Since(phase).Round(time.Millisecond))
 	if err != nil {
 		return Result{Err: &CellError{Name: "InternalError", Value: err.Error(), Traceback: []string{err.Error()}}}
 	}
@@ -238,7 +240,9 @@ func (e *Engine) executeGo(ctx context.Context, req Request, code string, out Ou
 		out.Stream("stderr", e.lostValues)
 		e.lostValues = ""
 	}
+	phase = time.Now()
 	cell, runErr := sess.run(ctx, seq, plugin, out, req.AllowStdin)
+	e.log.Debug("cell ran", "cell", label, "took", time.Since(phase).Round(time.Millisecond))
 	switch {
 	case errors.Is(runErr, context.Canceled):
 		e.restartLost(sess, "the interrupted cell did not stop by itself")

@@ -630,6 +630,9 @@ func (g *generator) varStmt(s *ast.DeclStmt) {
 			for _, n := range vs.Names {
 				names = append(names, g.nodeText(n))
 			}
+			if vs.Type != nil {
+				g.removed = append(g.removed, vs.Type) // the variable is declared with its type elsewhere
+			}
 			if len(vs.Values) > 0 {
 				b.WriteString(strings.Join(names, ", ") + " = " + g.r.text(g.off(vs.Values[0].Pos()), g.off(vs.Values[len(vs.Values)-1].End())) + ";")
 				if vs.Type != nil {
