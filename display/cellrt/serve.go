@@ -7,6 +7,7 @@ import (
 	"os"
 	"plugin"
 	"strconv"
+	"syscall"
 
 	"github.com/ipclab/ipclab/internal/cellio"
 )
@@ -86,4 +87,61 @@ func runPlugin(path string) map[string]string {
 		return map[string]string{"ename": "LoadError", "evalue": fmt.Sprintf("Run has type %T, want func()", sym)}
 	}
 	return runCell(run)
+}
+
+// Replay is the main loop of a rebuild-per-cell program, used where Go
+// plugins are not available: it waits for the kernel's run command, runs the
+// earlier cells again with their output discarded (recomputing their
+// values), then runs the new cell and reports its end as Serve does.
+func Replay(earlier []func(), cell func()) {
+	cmds := make(chan Command)
+	go readCommands(cmds)
+	c, ok := <-cmds
+	if !ok {
+		return
+	}
+	extra := replaySilently(earlier)
+	if extra == nil {
+		extra = runCell(cell)
+	}
+	if extra == nil {
+		if m := takeGoroutinePanic(); m != nil {
+			extra = m.Extra
+		}
+	}
+	if extra == nil {
+		extra = map[string]string{}
+	}
+	extra["id"] = strconv.Itoa(c.ID)
+	_ = cellio.Write(os.Stdout, cellio.Message{Kind: cellio.KindDone, Extra: extra})
+	_ = cellio.Write(os.Stderr, cellio.Message{Kind: cellio.KindDone, Extra: map[string]string{"id": extra["id"]}})
+}
+
+func replaySilently(earlier []func()) map[string]string {
+	if len(earlier) == 0 {
+		return nil
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return map[string]string{"ename": "ReplayError", "evalue": err.Error()}
+	}
+	defer null.Close()
+	saved := [2]int{}
+	for i, fd := range []int{1, 2} {
+		saved[i], _ = syscall.Dup(fd)
+		syscall.Dup3(int(null.Fd()), fd, 0)
+	}
+	defer func() {
+		for i, fd := range []int{1, 2} {
+			syscall.Dup3(saved[i], fd, 0)
+			syscall.Close(saved[i])
+		}
+	}()
+	for i, run := range earlier {
+		if out := runCell(run); out != nil && out["ename"] != "panic" && out["ename"] != "Exit" {
+			out["evalue"] = fmt.Sprintf("while recomputing earlier cell #%d: %s", i+1, out["evalue"])
+			return out
+		}
+	}
+	return nil
 }

@@ -133,3 +133,28 @@ func TestMain(m *testing.M) {
 	fmt.Fprintln(os.Stderr, "engine tests build Go plugins; the first run fills the build cache")
 	os.Exit(m.Run())
 }
+
+func TestRebuildFallbackRecomputes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds programs")
+	}
+	e, err := engine.New(engine.Options{Source: ipclab.Source, TempDir: t.TempDir(), WorkDir: t.TempDir(), Rebuild: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	s := &session{t: t, e: e}
+	rec, res := s.run("type point struct{ x, y int }\nn := 0\nfmt.Println(\"first run\")")
+	if res.Err != nil || !strings.Contains(rec.stderr.String(), "values are recomputed") {
+		t.Fatalf("err %v, stderr %q", res.Err, rec.stderr.String())
+	}
+	for want := 1; want <= 3; want++ {
+		v, out := s.ok("n++; n")
+		if v != fmt.Sprint(want) || strings.Contains(out, "first run") {
+			t.Fatalf("n = %q (want %d), stdout %q (earlier cells' output must stay hidden)", v, want, out)
+		}
+	}
+	if v, _ := s.ok("p := point{1, 2}; p.x + p.y"); v != "3" {
+		t.Fatalf("p.x+p.y = %q", v)
+	}
+}
