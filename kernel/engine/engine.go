@@ -132,7 +132,7 @@ func New(opts Options) (*Engine, error) {
 	if e.rebuild {
 		e.log.Warn("Go plugins are not available: every cell rebuilds the program and recomputes earlier cells")
 	} else {
-		go e.host() // build while the front end connects
+		go e.warmUp() // build while the front end connects
 	}
 	return e, nil
 }
@@ -146,6 +146,27 @@ func (e *Engine) sessionEnv() []string {
 		extra[k] = v
 	}
 	return goEnv(extra)
+}
+
+// warmUp builds the session program and a throwaway plugin, so that the
+// packages cells usually need are compiled for plugins before the first cell.
+func (e *Engine) warmUp() {
+	if _, err := e.host(); err != nil {
+		return
+	}
+	dir := filepath.Join(e.ws, "warmup")
+	os.MkdirAll(dir, 0o755)
+	src := "package main\n\nimport (\n\t\"fmt\"\n\t\"math\"\n\t\"os\"\n\t\"strings\"\n\t\"time\"\n\n\tipclabrt \"github.com/ipclab/ipclab/display/cellrt\"\n)\n\nfunc Run() { ipclabrt.Check(); fmt.Fprint(os.Stdout, math.Pi, strings.ToUpper(\"\"), time.Second) }\n"
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
+		return
+	}
+	start := time.Now()
+	out, err := runGo(context.Background(), e.goTool, e.ws, e.goEnv(), e.buildArgs("-buildmode=plugin", "-o", filepath.Join(e.ws, "bin", "warmup.so"), "./warmup")...)
+	if err != nil {
+		e.log.Warn("warm-up plugin build failed", "err", err, "output", string(out))
+		return
+	}
+	e.log.Info("plugin packages warmed up", "took", time.Since(start).Round(time.Millisecond))
 }
 
 // host builds the session process's program once.
@@ -165,7 +186,8 @@ func (e *Engine) host() (string, error) {
 }
 
 func (e *Engine) buildArgs(args ...string) []string {
-	a := []string{"build"}
+	// Without DWARF the linker does much less; stack traces keep file:line.
+	a := []string{"build", "-ldflags=-s -w"}
 	a = append(a, e.goflags...)
 	return append(a, args...)
 }
@@ -211,7 +233,8 @@ func (e *Engine) executeGo(ctx context.Context, req Request, code string, out Ou
 
 	tr := &translator{
 		w: e.w, imp: e.imp, seq: seq, label: label, lineDir: file, src: code, silent: req.Silent,
-		known: func(name string) (string, bool) { return e.known.lookup(e.goTool, e.goEnv(), name) },
+		known:  func(name string) (string, bool) { return e.known.lookup(e.goTool, e.goEnv(), name) },
+		notify: func(msg string) { out.Stream("stderr", msg) },
 	}
 	phase := time.Now()
 	t, srcErrs, err := tr.translate(ctx)

@@ -54,6 +54,21 @@ func (e *exportImporter) ImportFrom(p, dir string, mode types.ImportMode) (*type
 	return e.imp.ImportFrom(p, dir, mode)
 }
 
+// unlocated returns the paths whose export data has not been located yet.
+func (e *exportImporter) unlocated(paths []string) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range paths {
+		if _, ok := e.files[p]; !ok && p != "unsafe" && p != "C" && !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // prefetch locates the export data of several packages in one go list run.
 func (e *exportImporter) prefetch(ctx context.Context, paths []string) error {
 	e.mu.Lock()
@@ -212,6 +227,9 @@ func (k *knownPackages) lookup(goTool string, env []string, name string) (string
 				continue
 			}
 			n := path.Base(p)
+			if len(n) >= 2 && n[0] == 'v' && n[1] >= '0' && n[1] <= '9' {
+				continue // math/rand/v2: its name is rand, which means math/rand
+			}
 			if old, ok := k.names[n]; !ok || len(p) < len(old) {
 				k.names[n] = p
 			}

@@ -44,6 +44,8 @@ type translator struct {
 	lineDir string // file name used in //line directives
 	src     string // the cell's Go source (magics blanked)
 	silent  bool
+	// notify tells the user about slow work (fetching a module); may be nil.
+	notify func(msg string)
 }
 
 // checked is the result of type-checking a cell against the world.
@@ -282,6 +284,13 @@ func (t *translator) checkOnce(ctx context.Context, declSrc, stmtSrc string, ite
 		for _, is := range f.Imports {
 			p, _ := strconv.Unquote(is.Path.Value)
 			paths = append(paths, p)
+		}
+	}
+	if t.notify != nil {
+		for _, p := range t.imp.unlocated(paths) {
+			if first, _, _ := strings.Cut(p, "/"); strings.Contains(first, ".") {
+				t.notify(fmt.Sprintf("ipclab: resolving %s (its module is downloaded on first use)…\n", p))
+			}
 		}
 	}
 	if err := t.imp.prefetch(ctx, paths); err != nil {
