@@ -158,3 +158,5 @@ func TestRebuildFallbackRecomputes(t *testing.T) {
 		t.Fatalf("p.x+p.y = %q", v)
 	}
 }
+
+func fmtSscan(s string, v *int) (int, error) { return fmt.Sscan(s, v) }

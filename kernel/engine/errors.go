@@ -53,7 +53,7 @@ func compileError(label, src string, errs []sourceError) *CellError {
 
 var (
 	generatedName = regexp.MustCompile(`ipclab\.cell/c[0-9]{4}\.|\bc[0-9]{4}\.|Ξ(f|g|lit|keyed|zero)_[A-Za-z0-9_]+|Ξ`)
-	buildLine     = regexp.MustCompile(`^(?:\./)?((?:cell|silent)[0-9]+\.go):([0-9]+)(?::([0-9]+))?: (.*)$`)
+	buildLine     = regexp.MustCompile(`^(?:\S*/)?((?:cell|silent)[0-9]+\.go):([0-9]+)(?::([0-9]+))?: (.*)$`)
 	stackLine     = regexp.MustCompile(`^\s+((?:cell|silent)[0-9]+\.go):([0-9]+)`)
 )
 

@@ -41,7 +41,7 @@ func splitCell(src string) ([]item, *splitError) {
 		if firstErr == nil {
 			firstErr = &splitError{offset: pos.Offset, msg: msg}
 		}
-	}, 0)
+	}, scanner.ScanComments)
 
 	type tok struct {
 		t   token.Token
@@ -49,18 +49,24 @@ func splitCell(src string) ([]item, *splitError) {
 	}
 	var items []item
 	var cur []tok
+	comment := -1 // start of the comments right before the next item (a cgo preamble)
 	depth := 0
 	header := false // in a for/if/switch header, whose semicolons do not end the statement
 	flush := func(end int) {
 		if len(cur) == 0 {
 			return
 		}
+		start := cur[0].off
+		if cur[0].t == token.IMPORT && comment >= 0 {
+			start = comment
+		}
+		comment = -1
 		items = append(items, item{kind: classify(cur[0].t, func(i int) token.Token {
 			if i < len(cur) {
 				return cur[i].t
 			}
 			return token.EOF
-		}), start: cur[0].off, end: end})
+		}), start: start, end: end})
 		cur = cur[:0]
 	}
 	for {
@@ -91,6 +97,9 @@ func splitCell(src string) ([]item, *splitError) {
 			}
 		}
 		if t == token.COMMENT {
+			if len(cur) == 0 && comment < 0 {
+				comment = off
+			}
 			continue
 		}
 		cur = append(cur, tok{t, off})
