@@ -41,6 +41,7 @@ type Engine struct {
 	ws     string // the session's module directory
 	env    map[string]string
 	imp    *exportImporter
+	fast   *fastBuilder
 	known  knownPackages
 
 	mu      sync.Mutex // one cell at a time
@@ -128,6 +129,7 @@ func New(opts Options) (*Engine, error) {
 		cells: map[string]*cellSource{},
 	}
 	e.imp = newExportImporter(goTool, ws, e.goEnv())
+	e.fast = newFastBuilder(goTool, ws, e.goEnv())
 	e.rebuild = opts.Rebuild || !pluginsWork(goTool, e.goEnv())
 	if e.rebuild {
 		e.log.Warn("Go plugins are not available: every cell rebuilds the program and recomputes earlier cells")
@@ -264,14 +266,30 @@ func (e *Engine) executeGo(ctx context.Context, req Request, code string, out Ou
 		return internalError(err)
 	}
 	start := time.Now()
-	buildOut, err := runGo(ctx, e.goTool, e.ws, e.goEnv(), e.buildArgs("-buildmode=plugin", "-o", plugin, "./"+filepath.Base(plugDir))...)
-	e.log.Debug("cell built", "cell", label, "took", time.Since(start).Round(time.Millisecond))
-	if ctx.Err() != nil {
-		return Result{Err: interruptedError("the cell was interrupted while it was being built")}
+	built := false
+	if !t.cgo && len(e.goflags) == 0 {
+		compileOut, err := e.fast.build(ctx, seq, filepath.Join(pkgDir, "cell.go"), filepath.Join(plugDir, "main.go"), plugin, t.imports)
+		switch {
+		case ctx.Err() != nil:
+			return Result{Err: interruptedError("the cell was interrupted while it was being built")}
+		case err == nil && compileOut != nil:
+			return Result{Err: e.buildError(label, string(compileOut))}
+		case err == nil:
+			built = true
+		default:
+			e.log.Warn("direct build failed; using go build", "cell", label, "err", err)
+		}
 	}
-	if err != nil {
-		return Result{Err: e.buildError(label, string(buildOut))}
+	if !built {
+		buildOut, err := runGo(ctx, e.goTool, e.ws, e.goEnv(), e.buildArgs("-buildmode=plugin", "-o", plugin, "./"+filepath.Base(plugDir))...)
+		if ctx.Err() != nil {
+			return Result{Err: interruptedError("the cell was interrupted while it was being built")}
+		}
+		if err != nil {
+			return Result{Err: e.buildError(label, string(buildOut))}
+		}
 	}
+	e.log.Debug("cell built", "cell", label, "direct", built, "took", time.Since(start).Round(time.Millisecond))
 
 	sess, err := e.session(out)
 	if err != nil {

@@ -19,8 +19,12 @@ func TestCrashesRestartTheSession(t *testing.T) {
 	}
 	s := newSession(t)
 	s.ok("before := 7")
+	// A cgo cell is built by go build, next to packages the direct path built.
+	if v, _ := s.ok("/*\nstatic int twice(int x) { return 2 * x; }\n*/\nimport \"C\"\nint(C.twice(C.int(before)))"); v != "14" {
+		t.Fatalf("cgo cell = %q, want 14", v)
+	}
 	runSteps(t, s, []step{
-		{code: "/*\nvoid crash(void) { *(volatile int*)0 = 1; }\n*/\nimport \"C\"\nC.crash()", errName: "SessionDied", errHas: "cell 2"},
+		{code: "/*\nvoid crash(void) { *(volatile int*)0 = 1; }\n*/\nimport \"C\"\nC.crash()", errName: "SessionDied", errHas: "cell 3, line 5"},
 		{code: "fmt.Println(\"alive\", before)", out: "alive 0"},
 		{code: "syscall.Kill(os.Getpid(), syscall.SIGKILL)", errName: "SessionDied", errHas: "killed"},
 		{code: "1 + 2", want: "3"},

@@ -31,6 +31,8 @@ type translation struct {
 	pluginSource string // package main of the plugin
 	record       *cellRecord
 	hasResult    bool
+	imports      []string          // the package's imports other than cells' packages
+	cgo          bool              // the cell imports "C"
 	newImports   map[string]string // imports this cell adds to the session
 }
 
