@@ -8,6 +8,8 @@ JUPYTER_PREFIX := $(abspath $(OUT)/jupyter)
 export JUPYTER_PATH := $(JUPYTER_PREFIX)/share/jupyter
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NOTEBOOK ?= notebooks/tour.ipynb
+# The newest gopls that builds with Go 1.26.
+GOPLS_VERSION := v0.23.0
 
 DEBIAN_PACKAGES := jupyter-notebook jupyter-server python3-jupyter-client python3-nbclient \
 	python3-nbconvert python3-jupyter-kernel-test chromium iproute2 gcc make
@@ -20,6 +22,8 @@ setup: ## install Debian's Jupyter, Chromium and the Go modules
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBIAN_PACKAGES)
 	@echo "== setup: Go modules"
 	$(GO) mod download
+	@echo "== setup: gopls $(GOPLS_VERSION) (completion and inspection in the kernel)"
+	GOFLAGS=-mod=mod $(GO) install golang.org/x/tools/gopls@$(GOPLS_VERSION)
 	@echo "== setup: done"
 
 build: ## build out/bin/ipclab

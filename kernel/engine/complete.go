@@ -139,9 +139,12 @@ var keywords = []string{"break", "case", "chan", "const", "continue", "default",
 // Complete lists completions at cursor: package members after "pkg.", fields
 // and methods after "value.", else names in scope.
 func (e *Engine) Complete(code string, cursor int) Completion {
+	if c, ok := e.goplsComplete(code, cursor); ok && len(c.Matches) > 0 {
+		return c
+	}
 	off := byteOffset(code, cursor)
 	base, prefix, start := wordBefore(code, off)
-	res := Completion{CursorStart: runeCount(code[:start]), CursorEnd: cursor, Metadata: map[string]any{}}
+	res := Completion{CursorStart: runeCount(code[:start]), CursorEnd: cursor, Metadata: map[string]any{"ipclab_source": "go/types"}}
 	var names []string
 	if base != "" {
 		names = e.members(base)

@@ -28,6 +28,9 @@ type Options struct {
 	// directory if empty.
 	WorkDir string
 	Logger  *slog.Logger
+	// Gopls is the gopls binary for completion and inspection: "" finds it
+	// on PATH or in GOPATH/bin, "none" uses go/types and go doc only.
+	Gopls string
 	// Rebuild forces the fallback that needs no Go plugins: every cell
 	// rebuilds one program that runs all earlier cells again, silently.
 	Rebuild bool
@@ -54,6 +57,9 @@ type Engine struct {
 	// another OS): values are then recomputed for every cell.
 	rebuild     bool
 	rebuildSaid bool
+
+	goplsOnce sync.Once
+	gopls     *goplsClient
 
 	hostOnce sync.Once
 	hostPath string
@@ -201,6 +207,10 @@ func (e *Engine) Close() error {
 	if e.sess != nil {
 		e.sess.close()
 		e.sess = nil
+	}
+	e.goplsOnce.Do(func() {}) // a gopls that never started must not start now
+	if e.gopls != nil {
+		e.gopls.close()
 	}
 	return os.RemoveAll(e.ws)
 }

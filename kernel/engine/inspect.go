@@ -26,7 +26,11 @@ func (e *Engine) Inspect(code string, cursor, detail int) Inspection {
 		return Inspection{}
 	}
 	var text string
+	if h, ok := e.goplsHover(code, cursor); ok {
+		text = h
+	}
 	switch {
+	case text != "":
 	case base != "" && !strings.Contains(base, "."):
 		if p, ok := e.packagePath(base); ok {
 			text = e.goDoc(p + "." + name)

@@ -208,9 +208,18 @@ func isSelectorBase(c *checked, pos token.Pos) bool {
 	return found
 }
 
-func (t *translator) checkOnce(ctx context.Context, declSrc, stmtSrc string, items []item, override map[string]bool, extra map[string]string, hoist map[string]string) (*checked, []types.Error, error) {
-	fset := token.NewFileSet()
-	files := []*ast.File{}
+// checkSources lays out what the type checker (or gopls) sees for a cell:
+// one file per earlier cell, and the cell's own file, which holds the
+// session's imports, the cell's declarations at offA and its statements,
+// inside a function, at offB.
+type checkSources struct {
+	world      map[string]string
+	text       string
+	offA, offB int
+	imports    map[string]string
+}
+
+func (t *translator) sources(declSrc, stmtSrc string, override map[string]bool, extra map[string]string, hoist map[string]string) checkSources {
 	var worldOverride = override
 	if len(hoist) > 0 {
 		worldOverride = map[string]bool{}
@@ -221,15 +230,6 @@ func (t *translator) checkOnce(ctx context.Context, declSrc, stmtSrc string, ite
 			worldOverride[h] = true
 		}
 	}
-	worldSrc := t.w.files(worldOverride)
-	for _, name := range sortedKeys(worldSrc) {
-		f, err := parser.ParseFile(fset, name, worldSrc[name], parser.SkipObjectResolution)
-		if err != nil {
-			continue // a world file that no longer parses only hides its names
-		}
-		files = append(files, f)
-	}
-
 	// Session imports the cell does not shadow, then the cell's own text.
 	own := t.w.owners()
 	imports := map[string]string{}
@@ -239,7 +239,7 @@ func (t *translator) checkOnce(ctx context.Context, declSrc, stmtSrc string, ite
 	for name, p := range extra {
 		imports[name] = p
 	}
-	var head strings.Builder
+	var head, vars strings.Builder
 	head.WriteString("package cell;")
 	for _, name := range sortedKeys(imports) {
 		if override[name] || (own[name] != nil && !worldOverride[name]) || importedByCell(declSrc, name) {
@@ -255,14 +255,28 @@ func (t *translator) checkOnce(ctx context.Context, declSrc, stmtSrc string, ite
 			fmt.Fprintf(&head, "import %s %q;", parts[0], parts[1])
 			typ = parts[2]
 		}
-		fmt.Fprintf(&head, "var %s %s;", h, typ)
+		fmt.Fprintf(&vars, "var %s %s;", h, typ)
 	}
-	head.WriteString("\n")
-	text := head.String()
+	text := head.String() + vars.String() + "\n"
 	offA := len(text)
 	text += declSrc + "\nfunc " + runFunc + "() {\n"
 	offB := len(text)
 	text += stmtSrc + "\n}\n"
+	return checkSources{world: t.w.files(worldOverride), text: text, offA: offA, offB: offB, imports: imports}
+}
+
+func (t *translator) checkOnce(ctx context.Context, declSrc, stmtSrc string, items []item, override map[string]bool, extra map[string]string, hoist map[string]string) (*checked, []types.Error, error) {
+	fset := token.NewFileSet()
+	files := []*ast.File{}
+	src := t.sources(declSrc, stmtSrc, override, extra, hoist)
+	for _, name := range sortedKeys(src.world) {
+		f, err := parser.ParseFile(fset, name, src.world[name], parser.SkipObjectResolution)
+		if err != nil {
+			continue // a world file that no longer parses only hides its names
+		}
+		files = append(files, f)
+	}
+	text, offA, offB, imports := src.text, src.offA, src.offB, src.imports
 
 	f, err := parser.ParseFile(fset, checkFile, text, parser.ParseComments|parser.SkipObjectResolution)
 	c := &checked{fset: fset, file: f, text: text, offA: offA, offB: offB, items: items, imports: imports}
