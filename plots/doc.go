@@ -1,2 +1,29 @@
-// Package plots draws comparative charts of ipc results.
+// Package plots draws comparative charts of ipc results with gonum/plot and
+// shows them inline in a notebook.
+//
+// Each chart is a value built from a set of results and shown by leaving it
+// as a cell's last expression or passing it to display.Show:
+//
+//	plots.Throughput(results)        // msg/s and bytes/s vs message size, log-log
+//	plots.Latency(results)           // round trips: bar to p50, marker at p99
+//	plots.LatencyCDF(results)        // distribution of round-trip times
+//	plots.Speedup(results, "pipe")   // ×12.3: each transport vs a baseline
+//	plots.Table(results)             // sortable HTML table and plain text
+//
+// Options return a changed copy: plots.Latency(rs).Size(600, 300).Title("…").
+// A Chart renders as one display bundle with SVG (for crisp HTML exports), PNG
+// of exactly its size and a text/plain alt text that lists every number it
+// draws, under a caption naming the machine, Go version and date. Live redraws
+// a chart in place (update_display_data) as results arrive, and WriteFile and
+// Chart.Save write a chart to an .svg or .png file, as `ipclab bench --plot`
+// does.
+//
+// Every chart draws a transport in the same colour, dash and marker: fixed
+// for the transports ipc ships, from a hash of the name for others, over the
+// Okabe–Ito colour-blind-safe palette, so the charts of a notebook agree and
+// also read in grey. Color returns that colour for cells that draw their own.
+//
+// A chart that cannot be drawn (no results of its mode, only zeros, a missing
+// baseline) shows why as text; Err returns that reason. Nothing in the package
+// panics on bad data, and it never imports the kernel.
 package plots
