@@ -14,7 +14,7 @@ GOPLS_VERSION := v0.23.0
 DEBIAN_PACKAGES := jupyter-notebook jupyter-server python3-jupyter-client python3-nbclient \
 	python3-nbconvert python3-jupyter-kernel-test chromium iproute2 gcc make
 
-.PHONY: setup build install install-user demo html test lint bench bench-kernel clean
+.PHONY: setup build install install-user demo html test lint bench bench-kernel gallery clean
 
 setup: ## install Debian's Jupyter, Chromium and the Go modules
 	@echo "== setup: Debian packages: $(DEBIAN_PACKAGES)"
@@ -74,3 +74,7 @@ clean:
 bench-kernel: install ## kernel start time and trivial-cell latency through jupyter_client
 	@echo "== bench: kernel latency (Jupyter client -> ipclab kernel)"
 	$(PYTHON) bench/kernel_latency.py --cells 30
+
+gallery: ## redraw docs/plots/*.svg and docs/plots.md from plots/testdata
+	@echo "== gallery: docs/plots from plots/testdata"
+	$(GO) run ./plots/internal/gallery
