@@ -1,8 +1,44 @@
 // Package engine turns notebook cells into Go, builds them with the machine's
-// Go toolchain and runs them, mapping build errors and panics back to the
-// cell and line the user wrote.
+// Go toolchain and runs them in one long-lived session process, mapping build
+// errors and panics back to the cell and line the user wrote.
 //
-// An Engine is one session: the kernel hands it cells in order (Execute) and
-// asks it about code (Complete, Inspect, IsComplete). It never speaks the
-// Jupyter protocol; output goes to the kernel through the Output interface.
+// An Engine is one notebook session: the kernel hands it cells in order
+// (Execute) and asks it about code (Complete, Inspect, IsComplete). It never
+// speaks the Jupyter protocol; output goes to the kernel through Output.
+//
+// # How a cell runs
+//
+// A cell is split into top-level items (imports, declarations, statements),
+// type-checked with go/types as one package together with every earlier
+// cell's declarations (the world), then rewritten into its own package
+// ipclab.cell/cNNNN:
+//
+//   - names from earlier cells become references to their packages;
+//   - unexported functions, variables, constants and methods get an exported
+//     spelling (Ξname), so later packages may use them; types keep their
+//     names (so %T and %v print what the user wrote) and get an exported
+//     alias; unexported fields and literals of earlier cells' types go
+//     through accessors generated with the type (Ξf_, Ξg_, Ξlit_, Ξkeyed_);
+//   - top-level variables become package variables, assigned where the
+//     statement stood, and the statements become the package's Run;
+//   - loops and function bodies get an interrupt check, go statements report
+//     panics instead of ending the session, and os.Exit, log.Fatal and
+//     time.Sleep call the cellrt runtime instead;
+//   - the trailing expression is passed to cellrt.Result.
+//
+// //line directives keep every position in the cell's own terms. The package
+// and a two-line plugin main are compiled and linked by calling the compiler
+// and linker directly (go build for cgo cells), and the plugin is loaded into
+// the session process (display/cellrt.Serve), where the earlier cells'
+// packages are already loaded: one copy of each, one state.
+//
+// Where plugins cannot work, every cell instead builds one program that runs
+// all kept cells again with their output hidden (Options.Rebuild).
+//
+// # Output
+//
+// The session process's standard output carries the cell's text and, framed
+// by internal/cellio, rich output and the end-of-cell marker, so that both
+// stay in order. A thread blocked reading standard input is seen in /proc
+// and answered with an input_request.
 package engine
