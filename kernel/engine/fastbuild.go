@@ -28,7 +28,7 @@ type fastBuilder struct {
 
 	once    sync.Once
 	initErr error
-	tools   struct{ compile, link, goroot, cc, goversion string }
+	tools   struct{ compile, link, goroot, cc, goversion, extldflags string }
 
 	mu       sync.Mutex
 	archives map[string]string // import path → archive, for every package linked so far
@@ -55,6 +55,10 @@ func (f *fastBuilder) init() error {
 		}
 		f.tools.goroot, f.tools.compile, f.tools.link = v[0], filepath.Join(v[1], "compile"), filepath.Join(v[1], "link")
 		f.tools.cc, f.tools.goversion = strings.Fields(v[2] + " gcc")[0], v[3]
+		// gold links a plugin about a tenth faster than the default ld.
+		if _, err := exec.LookPath("ld.gold"); err == nil {
+			f.tools.extldflags = "-fuse-ld=gold"
+		}
 		if err := os.MkdirAll(filepath.Join(f.ws, "obj"), 0o755); err != nil {
 			f.initErr = err
 		}
@@ -171,8 +175,12 @@ func (f *fastBuilder) build(ctx context.Context, seq int, pkgFile, mainFile, plu
 		return nil, fmt.Errorf("%w: compile plugin main: %v: %s", errFastUnavailable, err, out)
 	}
 	defer os.Remove(mainObj)
-	if out, err := f.tool(ctx, f.tools.link, "-o", plugin, "-importcfg", cfg2, "-installsuffix", "dynlink",
-		"-pluginpath", mainPath, "-buildmode=plugin", "-s", "-w", "-extld="+f.tools.cc, mainObj); err != nil {
+	linkArgs := []string{"-o", plugin, "-importcfg", cfg2, "-installsuffix", "dynlink",
+		"-pluginpath", mainPath, "-buildmode=plugin", "-s", "-w", "-extld=" + f.tools.cc}
+	if f.tools.extldflags != "" {
+		linkArgs = append(linkArgs, "-extldflags="+f.tools.extldflags)
+	}
+	if out, err := f.tool(ctx, f.tools.link, append(linkArgs, mainObj)...); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
