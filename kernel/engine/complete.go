@@ -264,18 +264,14 @@ func (e *Engine) scopeNames(before string) []string {
 	var s scanner.Scanner
 	fset := token.NewFileSet()
 	s.Init(fset.AddFile("", -1, len(before)), []byte(before), nil, 0)
-	var prev string
 	for {
 		_, tok, lit := s.Scan()
 		if tok == token.EOF {
 			break
 		}
 		if tok == token.IDENT {
-			prev = lit
 			out = append(out, lit)
-			continue
 		}
-		_ = prev
 	}
 	return out
 }

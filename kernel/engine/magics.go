@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -156,9 +155,7 @@ func (e *Engine) shell(ctx context.Context, command string, out Output) (Result,
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.Stdout = streamWriter{out, "stdout"}
-	var stderr bytes.Buffer
 	cmd.Stderr = streamWriter{out, "stderr"}
-	_ = stderr
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
 			return Result{Err: interruptedError("the shell command was interrupted")}, true

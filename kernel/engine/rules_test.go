@@ -68,6 +68,14 @@ func TestCellRules(t *testing.T) {
 			{code: `fmt.Printf("%+v %T\n", p, p)`, out: "{x:3 y:4} cell.point"},
 		})
 	})
+	t.Run("imports persist and may be repeated", func(t *testing.T) {
+		runSteps(t, s, []step{
+			{code: "import \"time\"\nd := 2 * time.Second"},
+			{code: "import \"time\"\n(d + time.Second).String()", want: "3s"},
+			{code: "d.Seconds()", want: "2"},
+			{code: "strings.ToUpper(\"auto-imported\")", want: "AUTO-IMPORTED"},
+		})
+	})
 	t.Run("type switch on an earlier type", func(t *testing.T) {
 		runSteps(t, s, []step{
 			{code: "var anything any = p"},

@@ -8,6 +8,8 @@ import (
 	"go/scanner"
 	"go/token"
 	"go/types"
+	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,6 +50,8 @@ type translator struct {
 	silent  bool
 	// notify tells the user about slow work (fetching a module); may be nil.
 	notify func(msg string)
+	// ownImports are the names the cell imports itself.
+	ownImports []string
 }
 
 // checked is the result of type-checking a cell against the world.
@@ -112,23 +116,17 @@ func (t *translator) check(ctx context.Context, items []item) (*checked, []sourc
 
 	// What the cell declares itself overrides the world's declarations.
 	override := map[string]bool{}
-	fset0 := token.NewFileSet()
-	ownImports := map[string]string{}
-	if f, err := parser.ParseFile(fset0, checkFile, "package cell\n"+declSrc, parser.SkipObjectResolution); err == nil {
+	if f, err := parser.ParseFile(token.NewFileSet(), checkFile, "package cell\n"+declSrc, parser.SkipObjectResolution); err == nil {
 		for _, d := range f.Decls {
-			names, recv, _ := declNames(d)
+			names, _, _ := declNames(d)
 			for _, n := range names {
 				override[n] = true
 			}
-			_ = recv
 		}
+		// The cell's own imports take their names from the session's.
 		for _, is := range f.Imports {
 			p, _ := strconv.Unquote(is.Path.Value)
-			name := ""
-			if is.Name != nil {
-				name = is.Name.Name
-			}
-			ownImports[name+"\x00"+p] = p
+			t.ownImports = append(t.ownImports, importName(is.Name, p))
 		}
 	}
 
@@ -242,7 +240,7 @@ func (t *translator) sources(declSrc, stmtSrc string, override map[string]bool, 
 	var head, vars strings.Builder
 	head.WriteString("package cell;")
 	for _, name := range sortedKeys(imports) {
-		if override[name] || (own[name] != nil && !worldOverride[name]) || importedByCell(declSrc, name) {
+		if override[name] || (own[name] != nil && !worldOverride[name]) || slices.Contains(t.ownImports, name) {
 			delete(imports, name)
 			continue
 		}
@@ -344,8 +342,20 @@ func (t *translator) checkOnce(ctx context.Context, declSrc, stmtSrc string, ite
 	return c, t.relevant(c, errs, hoist), nil
 }
 
-func importedByCell(declSrc, name string) bool {
-	return strings.Contains(declSrc, "import "+name+" ") || strings.Contains(declSrc, "\""+name+"\"") && strings.Contains(declSrc, "import")
+// importName is the name an import declares: its explicit name, or the last
+// element of its path without a major-version suffix (the usual package name).
+func importName(name *ast.Ident, importPath string) string {
+	if name != nil {
+		return name.Name
+	}
+	base := path.Base(importPath)
+	if len(base) >= 2 && base[0] == 'v' && base[1] >= '0' && base[1] <= '9' {
+		base = path.Base(path.Dir(importPath))
+	}
+	if i := strings.LastIndexAny(base, ".-"); i >= 0 && strings.HasPrefix(base, "go-") {
+		base = base[i+1:]
+	}
+	return base
 }
 
 // relevant drops errors that only the type-checking scaffold causes.

@@ -106,7 +106,7 @@ func (w *world) files(override map[string]bool) map[string]string {
 			}
 		}
 		for _, name := range sortedKeys(c.imports) {
-			if declared[name] || own[name] != nil || override[name] {
+			if declared[name] || (own[name] != nil && own[name] != c) || override[name] {
 				continue
 			}
 			fmt.Fprintf(&b, "import %s %q\n", name, c.imports[name])
