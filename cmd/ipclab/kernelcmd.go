@@ -4,8 +4,36 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/ipclab/ipclab"
+	"github.com/ipclab/ipclab/kernel"
+	"github.com/ipclab/ipclab/kernel/engine"
 )
 
+// kernelCommand runs the kernel for the connection file Jupyter wrote.
 func kernelCommand(ctx context.Context, args []string, stderr io.Writer) error {
-	return errors.New("not built yet")
+	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+		return errors.New("usage: ipclab kernel CONNECTION_FILE (Jupyter starts the kernel with it)")
+	}
+	level := slog.LevelInfo
+	if os.Getenv("IPCLAB_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	info, err := kernel.ReadConnectionFile(args[0])
+	if err != nil {
+		return err
+	}
+	eng, err := engine.New(engine.Options{Source: ipclab.Source, Logger: logger})
+	if err != nil {
+		return err
+	}
+	return kernel.Serve(ctx, info, eng, kernel.Options{
+		Logger:                logger,
+		ImplementationVersion: version,
+		Banner:                "ipclab " + version + ": Go cells compiled by the Go toolchain, values kept between cells",
+	})
 }

@@ -29,7 +29,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGINT interrupts a kernel's running cell (kernel.Serve handles it);
+	// for every other command it stops the command.
+	stopSignals := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if args[0] == "kernel" {
+		stopSignals = []os.Signal{syscall.SIGTERM}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
 	var err error
 	switch args[0] {
