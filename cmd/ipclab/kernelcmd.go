@@ -33,6 +33,7 @@ func kernelCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	return kernel.Serve(ctx, info, eng, kernel.Options{
 		Logger:                logger,
+		LanguageVersion:       eng.GoVersion(),
 		ImplementationVersion: version,
 		Banner:                "ipclab " + version + ": Go cells compiled by the Go toolchain, values kept between cells",
 	})

@@ -70,8 +70,12 @@ func Exit(code int) {
 	panic(ExitCalled{Code: code})
 }
 
-// Result shows v as the cell's execute_result.
+// Result shows v as the cell's execute_result. A nil value (such as the nil
+// error display.Display returns) shows nothing.
 func Result(v any) {
+	if v == nil {
+		return
+	}
 	d := display.Bundle(v)
 	if err := cellio.Write(os.Stdout, cellio.Message{Kind: cellio.KindResult, Data: d.Data, Metadata: d.Metadata}); err != nil {
 		fmt.Fprintf(os.Stderr, "ipclab: cannot show the cell's value: %v\n", err)

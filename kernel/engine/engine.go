@@ -326,13 +326,13 @@ func (e *Engine) executeGo(ctx context.Context, req Request, code string, out Ou
 		return internalError(runErr)
 	}
 	// The package is loaded now: its declarations are part of the session
-	// even if the cell's statements panicked.
-	if cell.done["ename"] == "KeyboardInterrupt" {
-		return Result{Err: e.runtimeError(label, cell.done)}
-	}
+	// even if the cell's statements panicked or were interrupted.
 	e.commit(t)
 	if cell.done["ename"] != "" {
 		return Result{Err: e.runtimeError(label, cell.done)}
+	}
+	if cell.refusedInput {
+		return Result{Err: stdinError(label)}
 	}
 	var res Result
 	if cell.result != nil && !req.Silent {
@@ -372,6 +372,21 @@ func (e *Engine) restartLost(s *session, why string) {
 	if len(e.w.cells) > 0 {
 		e.lostValues = fmt.Sprintf("ipclab: a new session process started because %s; variables from earlier cells start from their zero values until their cells run again.\n", why)
 	}
+}
+
+func stdinError(label string) *CellError {
+	msg := label + " read standard input, but this front end does not accept input (allow_stdin is false): the read got an empty line"
+	return &CellError{Name: "StdinNotAllowed", Value: msg, Traceback: []string{red + bold + "StdinNotAllowed" + reset + ": " + msg}}
+}
+
+// GoVersion is the version of the Go toolchain that builds cells, as
+// "1.26.8"; empty if it cannot be asked.
+func (e *Engine) GoVersion() string {
+	out, err := exec.Command(e.goTool, "env", "GOVERSION").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimPrefix(strings.TrimSpace(string(out)), "go")
 }
 
 func internalError(err error) Result {
@@ -455,9 +470,15 @@ func (e *Engine) executeRebuild(ctx context.Context, req Request, t *translation
 	case runErr != nil:
 		return internalError(runErr)
 	}
+	if cell.done["ename"] == "KeyboardInterrupt" {
+		return Result{Err: e.runtimeError(label, cell.done)}
+	}
 	e.commit(t)
 	if cell.done["ename"] != "" {
 		return Result{Err: e.runtimeError(label, cell.done)}
+	}
+	if cell.refusedInput {
+		return Result{Err: stdinError(label)}
 	}
 	var res Result
 	if cell.result != nil && !req.Silent {

@@ -43,6 +43,9 @@ type runningCell struct {
 	done    map[string]string
 	doneOut chan struct{} // closed when stdout's done record arrives
 	doneErr chan struct{} // closed when stderr's done record arrives
+	// refusedInput is set when the cell read standard input that the front
+	// end could not provide.
+	refusedInput bool
 }
 
 // tail keeps the end of a stream for error reports.
@@ -238,8 +241,8 @@ func (s *session) run(ctx context.Context, id int, plugin string, out Output, al
 			<-s.exited
 			return cell, context.Canceled
 		case <-poll.C:
-			if s.readingStdin() {
-				s.answerInput(ctx, out, allowStdin)
+			if s.readingStdin() && !s.answerInput(ctx, out, allowStdin) {
+				cell.refusedInput = true
 			}
 		}
 	}
@@ -268,20 +271,22 @@ func (s *session) readingStdin() bool {
 	return false
 }
 
-func (s *session) answerInput(ctx context.Context, out Output, allowStdin bool) {
-	if !allowStdin {
-		out.Stream("stderr", "ipclab: the cell reads standard input, but this front end does not accept input (allow_stdin is false); the cell reads an empty line\n")
-		s.stdin.Write([]byte("\n"))
-		return
-	}
-	line, err := out.Input(ctx, "", false)
-	if err != nil {
-		if errors.Is(err, ErrNoStdin) {
-			s.answerInput(ctx, out, false)
+// answerInput gives a cell waiting on standard input a line from the front
+// end; where there is none it gives an empty line so that the cell does not
+// hang, and reports false.
+func (s *session) answerInput(ctx context.Context, out Output, allowStdin bool) bool {
+	if allowStdin {
+		line, err := out.Input(ctx, "", false)
+		if err == nil {
+			s.stdin.Write([]byte(line + "\n"))
+			return true
 		}
-		return
+		if !errors.Is(err, ErrNoStdin) {
+			return true // interrupted: the cell is being stopped
+		}
 	}
-	s.stdin.Write([]byte(line + "\n"))
+	s.stdin.Write([]byte("\n"))
+	return false
 }
 
 // kill ends the session process and everything it started.
