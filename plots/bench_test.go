@@ -17,7 +17,7 @@ func BenchmarkThroughput14x22(b *testing.B) {
 	b.Run("bundle", func(b *testing.B) {
 		defer reportCPU(b)()
 		for b.Loop() {
-			if d := c.Render(); len(d.Data) != 3 {
+			if d := c.Render(); len(d.Data) != 4 {
 				b.Fatal("incomplete bundle")
 			}
 		}

@@ -2,6 +2,7 @@ package plots
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"html"
@@ -130,9 +131,10 @@ func (c Chart) String() string {
 	return f.alt
 }
 
-// Render returns one display bundle with the chart as SVG (crisp in HTML
-// exports), as PNG (for front ends without SVG) and as text listing its
-// numbers. A chart that cannot be drawn renders as the reason why.
+// Render returns one display bundle with the chart as an HTML <img> of its
+// SVG (crisp in front ends and HTML exports), as SVG, as PNG (for front ends
+// without either) and as text listing its numbers. A chart that cannot be
+// drawn renders as the reason why.
 func (c Chart) Render() display.Data {
 	f, err := c.build()
 	if err != nil {
@@ -145,6 +147,10 @@ func (c Chart) Render() display.Data {
 		return display.Text(err.Error())
 	}
 	return display.MIME(display.MIMEMap{
+		// text/html leads: front ends and nbconvert prefer it, and some
+		// nbconvert versions (Debian's 6.5) strip inline SVG of everything
+		// but its text. An <img> of the same SVG stays crisp everywhere.
+		display.MIMETypeHTML: svgImage(svg, s, f.alt),
 		display.MIMETypeSVG:  string(svg),
 		display.MIMETypePNG:  display.Any(display.MIMETypePNG, png).Data[display.MIMETypePNG],
 		display.MIMETypeText: f.alt,
@@ -152,6 +158,13 @@ func (c Chart) Render() display.Data {
 		display.MIMETypePNG: display.MIMEMap{"width": s.w, "height": s.h},
 		display.MIMETypeSVG: display.MIMEMap{"width": s.w, "height": s.h},
 	})
+}
+
+// svgImage is an HTML <img> showing svg at s, with the alt text's first line.
+func svgImage(svg []byte, s size, alt string) string {
+	first, _, _ := strings.Cut(alt, "\n")
+	return fmt.Sprintf(`<img src="data:image/svg+xml;base64,%s" width="%d" height="%d" alt="%s">`,
+		base64.StdEncoding.EncodeToString(svg), s.w, s.h, html.EscapeString(first))
 }
 
 // size is a width and height in CSS pixels.

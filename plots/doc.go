@@ -11,8 +11,8 @@
 //	plots.Table(results)             // sortable HTML table and plain text
 //
 // Options return a changed copy: plots.Latency(rs).Size(600, 300).Title("…").
-// A Chart renders as one display bundle with SVG (for crisp HTML exports), PNG
-// of exactly its size and a text/plain alt text that lists every number it
+// A Chart renders as one display bundle with SVG (also as an HTML <img>, for
+// crisp HTML exports), PNG of exactly its size and a text/plain alt text that lists every number it
 // draws, under a caption naming the machine, Go version and date. Live redraws
 // a chart in place (update_display_data) as results arrive, and WriteFile and
 // Chart.Save write a chart to an .svg or .png file, as `ipclab bench --plot`

@@ -364,8 +364,20 @@ func TestRenderBundle(t *testing.T) {
 	if meta["width"] != 640 || meta["height"] != 320 {
 		t.Errorf("PNG metadata = %v", d.Metadata)
 	}
-	if len(d.Data) != 3 {
-		t.Errorf("bundle has %v, want exactly svg, png and text", keys(d.Data))
+	if len(d.Data) != 4 {
+		t.Errorf("bundle has %v, want exactly html, svg, png and text", keys(d.Data))
+	}
+	// The HTML is an <img> of the same SVG, which survives nbconvert's
+	// sanitising of inline SVG.
+	html, _ := d.Data[display.MIMETypeHTML].(string)
+	prefix := `<img src="data:image/svg+xml;base64,`
+	if !strings.HasPrefix(html, prefix) || !strings.Contains(html, `width="640" height="320"`) {
+		t.Fatalf("text/html = %.120q", html)
+	}
+	enc := html[len(prefix):strings.Index(html, `" width=`)]
+	inner, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil || string(inner) != d.Data[display.MIMETypeSVG].(string) {
+		t.Errorf("the <img> does not carry the bundle's SVG (%v)", err)
 	}
 }
 
@@ -684,7 +696,7 @@ func TestConcurrentRender(t *testing.T) {
 	for _, c := range charts {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			if d := c.Size(500, 300).Render(); len(d.Data) != 3 {
+			if d := c.Size(500, 300).Render(); len(d.Data) != 4 {
 				t.Errorf("bundle: %v", keys(d.Data))
 			}
 		}()
