@@ -227,6 +227,11 @@ func (s *session) run(ctx context.Context, id int, plugin string, out Output, al
 			}
 			return cell, nil
 		case <-s.exited:
+			// A program that ends right after its cell (the rebuild fallback)
+			// has delivered its done records before its output closed.
+			if closed(cell.doneOut) && closed(cell.doneErr) {
+				return cell, nil
+			}
 			return cell, errSessionDied
 		case <-ctx.Done():
 			if !interrupted {
@@ -325,4 +330,13 @@ func (s *session) stderrTail() string {
 
 func setenvCommand(name, value string) cellrt.Command {
 	return cellrt.Command{Op: "setenv", Name: name, Value: value}
+}
+
+func closed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
