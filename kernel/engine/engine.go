@@ -299,7 +299,8 @@ func (e *Engine) executeGo(ctx context.Context, req Request, code string, out Ou
 			return Result{Err: e.buildError(label, string(buildOut))}
 		}
 	}
-	e.log.Debug("cell built", "cell", label, "direct", built, "took", time.Since(start).Round(time.Millisecond))
+	e.log.Debug("cell built", "cell", label, "direct", built, "took", time.Since(start).Round(time.Millisecond),
+		"locate", e.fast.last.locate.Round(time.Millisecond), "compile", e.fast.last.compile.Round(time.Millisecond), "link", e.fast.last.link.Round(time.Millisecond))
 
 	sess, err := e.session(out)
 	if err != nil {

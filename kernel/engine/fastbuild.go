@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 // fastBuilder compiles and links a cell's plugin by calling the compiler and
@@ -32,6 +33,8 @@ type fastBuilder struct {
 
 	mu       sync.Mutex
 	archives map[string]string // import path → archive, for every package linked so far
+	// last holds how long the last build's steps took, for the debug log.
+	last struct{ locate, compile, link time.Duration }
 }
 
 // errFastUnavailable means the fast path cannot build this cell.
@@ -146,9 +149,12 @@ func (f *fastBuilder) build(ctx context.Context, seq int, pkgFile, mainFile, plu
 	if err := f.init(); err != nil {
 		return nil, err
 	}
+	t0 := time.Now()
 	if err := f.locate(ctx, append(imports, "github.com/ipclab/ipclab/display/cellrt", "runtime", "runtime/cgo", "plugin")); err != nil {
 		return nil, err
 	}
+	t1 := time.Now()
+	f.last.locate = t1.Sub(t0)
 	cfg, err := f.importcfg(fmt.Sprintf("importcfg.%04d", seq))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errFastUnavailable, err)
@@ -180,6 +186,9 @@ func (f *fastBuilder) build(ctx context.Context, seq int, pkgFile, mainFile, plu
 	if f.tools.extldflags != "" {
 		linkArgs = append(linkArgs, "-extldflags="+f.tools.extldflags)
 	}
+	t2 := time.Now()
+	f.last.compile = t2.Sub(t1)
+	defer func() { f.last.link = time.Since(t2) }()
 	if out, err := f.tool(ctx, f.tools.link, append(linkArgs, mainObj)...); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
