@@ -45,6 +45,14 @@ func Check() {
 	}
 }
 
+// Flag returns the interrupt flag; generated code keeps it in a local and
+// calls Checkpoint when it is set.
+func Flag() *atomic.Int32 { return &interrupted }
+
+// Checkpoint ends the cell if an interrupt is pending and the caller runs on
+// the cell's own goroutine; other goroutines go on.
+func Checkpoint() { checkpoint() }
+
 func checkpoint() {
 	if int64(gettid()) == cellThread.Load() {
 		panic(Interrupted{})

@@ -164,7 +164,7 @@ func (e *Engine) warmUp() {
 	}
 	dir := filepath.Join(e.ws, "warmup")
 	os.MkdirAll(dir, 0o755)
-	src := "package main\n\nimport (\n\t\"fmt\"\n\t\"math\"\n\t\"os\"\n\t\"strings\"\n\t\"time\"\n\n\tipclabrt \"github.com/ipclab/ipclab/display/cellrt\"\n)\n\nfunc Run() { ipclabrt.Check(); fmt.Fprint(os.Stdout, math.Pi, strings.ToUpper(\"\"), time.Second) }\n"
+	src := "package main\n\nimport (\n\t\"fmt\"\n\t\"math\"\n\t\"os\"\n\t\"strings\"\n\t\"time\"\n\n\tipclabrt \"github.com/ipclab/ipclab/display/cellrt\"\n)\n\nfunc Run() { _ = ipclabrt.Flag(); fmt.Fprint(os.Stdout, math.Pi, strings.ToUpper(\"\"), time.Second) }\n"
 	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
 		return
 	}

@@ -54,24 +54,30 @@ func TestCellSpeed(t *testing.T) {
 	}
 	s := newSession(t)
 	s.ok(loopBody)
-	const runs = 7
-	_, out := s.ok(`best := time.Duration(1 << 62)
+	// Interleave the two so that both see the same machine load; keep the
+	// best of each.
+	const runs, rounds = 5, 4
+	cellBest, binBest := time.Duration(1<<62), time.Duration(1<<62)
+	for range rounds {
+		_, out := s.ok(`best := time.Duration(1 << 62)
 for i := 0; i < ` + strconv.Itoa(runs) + `; i++ {
 	start := time.Now()
 	steps := collatzSteps(200000)
 	if d := time.Since(start); d < best && steps > 0 { best = d }
 }
 fmt.Println(best.Nanoseconds())`)
-	cellNs, err := strconv.ParseInt(strings.TrimSpace(out), 10, 64)
-	if err != nil {
-		t.Fatalf("cell printed %q", out)
+		ns, err := strconv.ParseInt(strings.TrimSpace(out), 10, 64)
+		if err != nil {
+			t.Fatalf("cell printed %q", out)
+		}
+		cellBest = min(cellBest, time.Duration(ns))
+		for range runs {
+			start := time.Now()
+			sink = collatzSteps(200000)
+			binBest = min(binBest, time.Since(start))
+		}
 	}
-	best := time.Duration(1 << 62)
-	for range runs {
-		start := time.Now()
-		sink = collatzSteps(200000)
-		best = min(best, time.Since(start))
-	}
+	cellNs, best := cellBest.Nanoseconds(), binBest
 	t.Logf("collatz(200000): cell %v, test binary %v, ratio %.3f (best of %d each)",
-		time.Duration(cellNs), best, float64(cellNs)/float64(best.Nanoseconds()), runs)
+		time.Duration(cellNs), best, float64(cellNs)/float64(best.Nanoseconds()), runs*rounds)
 }
