@@ -37,8 +37,8 @@ type ExitCalled struct{ Code int }
 
 func (e ExitCalled) Error() string { return fmt.Sprintf("os.Exit(%d) called", e.Code) }
 
-// Check is inserted at the top of every loop and function body of a cell. It
-// costs one atomic load unless an interrupt is pending.
+// Check ends the cell if an interrupt is pending and the caller is the cell's
+// own goroutine. Generated code checks the Flag inline instead; Sleep uses it.
 func Check() {
 	if interrupted.Load() != 0 {
 		checkpoint()
