@@ -62,11 +62,11 @@ test: lint ## everything CI runs: lint, unit tests, race tests, Jupyter, noteboo
 	@echo "== test: all packages"
 	$(GO) test -timeout 60m ./...
 
-bench: build ## Go benchmarks and an ipclab bench run (numbers go in ipc/README.md)
-	@echo "== bench: ipclab bench (stream)"
-	$(BIN) bench --transports shm-ring,pipe,unix-stream,tcp --sizes 64,4K,64K,1M --mode stream --duration 1s --trials 5
-	@echo "== bench: ipclab bench (pingpong)"
-	$(BIN) bench --transports shm-ring,pipe,unix-stream,tcp --sizes 64 --mode pingpong --duration 1s --trials 5
+bench: ## Go benchmarks of ipc, and ipclab bench against the C probe (tables in ipc/README.md)
+	@echo "== bench: Go benchmarks of ipc"
+	$(GO) test -run XXX -bench . -benchtime 200ms ./ipc
+	@echo "== bench: ipclab bench vs the C probe (bench/run)"
+	bench/run
 
 clean:
 	rm -rf $(OUT)
