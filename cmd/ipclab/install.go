@@ -111,9 +111,9 @@ func installCommand(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "Check with: jupyter kernelspec list")
 	if _, err := exec.LookPath("gopls"); err != nil {
-		fmt.Fprintln(stdout, "gopls is not on PATH: code completion and inspection (Tab, Shift-Tab) need it.")
-		fmt.Fprintln(stdout, "  Get it with: go install golang.org/x/tools/gopls@latest")
-		fmt.Fprintln(stdout, "  and make sure $(go env GOPATH)/bin is on the PATH Jupyter starts kernels with.")
+		fmt.Fprintln(stdout, "gopls is not on PATH: completion and inspection (Tab, Shift-Tab) then use go/types and go doc only.")
+		fmt.Fprintln(stdout, "  For gopls: go install golang.org/x/tools/gopls@latest (v0.23.0 is the newest for Go 1.26);")
+		fmt.Fprintln(stdout, "  the kernel also looks in $(go env GOPATH)/bin.")
 	}
 	return nil
 }
