@@ -37,18 +37,7 @@ func Serve() {
 			continue
 		}
 		interrupted.Store(0)
-		extra := runPlugin(c.Plugin)
-		if extra == nil {
-			if m := takeGoroutinePanic(); m != nil {
-				extra = m.Extra
-			}
-		}
-		if extra == nil {
-			extra = map[string]string{}
-		}
-		extra["id"] = strconv.Itoa(c.ID)
-		_ = cellio.Write(os.Stdout, cellio.Message{Kind: cellio.KindDone, Extra: extra})
-		_ = cellio.Write(os.Stderr, cellio.Message{Kind: cellio.KindDone, Extra: map[string]string{"id": extra["id"]}})
+		reportDone(c.ID, runPlugin(c.Plugin))
 	}
 }
 
@@ -104,6 +93,13 @@ func Replay(earlier []func(), cell func()) {
 	if extra == nil {
 		extra = runCell(cell)
 	}
+	reportDone(c.ID, extra)
+}
+
+// reportDone writes the end-of-cell records: on standard output with how
+// the cell ended (extra, or a panic a goroutine of the cell reported), and
+// on standard error so that the kernel knows it has all of both streams.
+func reportDone(id int, extra map[string]string) {
 	if extra == nil {
 		if m := takeGoroutinePanic(); m != nil {
 			extra = m.Extra
@@ -112,7 +108,7 @@ func Replay(earlier []func(), cell func()) {
 	if extra == nil {
 		extra = map[string]string{}
 	}
-	extra["id"] = strconv.Itoa(c.ID)
+	extra["id"] = strconv.Itoa(id)
 	_ = cellio.Write(os.Stdout, cellio.Message{Kind: cellio.KindDone, Extra: extra})
 	_ = cellio.Write(os.Stderr, cellio.Message{Kind: cellio.KindDone, Extra: map[string]string{"id": extra["id"]}})
 }

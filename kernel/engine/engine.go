@@ -329,6 +329,11 @@ func (e *Engine) executeGo(ctx context.Context, req Request, code string, out Ou
 	// The package is loaded now: its declarations are part of the session
 	// even if the cell's statements panicked or were interrupted.
 	e.commit(t)
+	return e.outcome(label, req, cell)
+}
+
+// outcome is the result of a cell that ran to its end.
+func (e *Engine) outcome(label string, req Request, cell *runningCell) Result {
 	if cell.done["ename"] != "" {
 		return Result{Err: e.runtimeError(label, cell.done)}
 	}
@@ -471,19 +476,8 @@ func (e *Engine) executeRebuild(ctx context.Context, req Request, t *translation
 	case runErr != nil:
 		return internalError(runErr)
 	}
-	if cell.done["ename"] == "KeyboardInterrupt" {
-		return Result{Err: e.runtimeError(label, cell.done)}
+	if cell.done["ename"] != "KeyboardInterrupt" {
+		e.commit(t)
 	}
-	e.commit(t)
-	if cell.done["ename"] != "" {
-		return Result{Err: e.runtimeError(label, cell.done)}
-	}
-	if cell.refusedInput {
-		return Result{Err: stdinError(label)}
-	}
-	var res Result
-	if cell.result != nil && !req.Silent {
-		res.Data, res.Metadata = cell.result.Data, cell.result.Metadata
-	}
-	return res
+	return e.outcome(label, req, cell)
 }
