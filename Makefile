@@ -56,7 +56,7 @@ lint: ## gofmt and go vet
 	@echo "== lint: go vet"
 	$(GO) vet ./...
 
-test: lint ## everything CI runs: lint, unit tests, race tests, Jupyter, notebooks, browser
+test: lint ## everything CI runs: lint, unit tests, race tests, Jupyter clients, notebooks
 	@echo "== test: ipc with the race detector"
 	$(GO) test -race -timeout 20m ./ipc/...
 	@echo "== test: all packages"
