@@ -12,11 +12,11 @@ NOTEBOOK ?= notebooks/tour.ipynb
 GOPLS_VERSION := v0.23.0
 
 DEBIAN_PACKAGES := jupyter-notebook jupyter-server python3-jupyter-client python3-nbclient \
-	python3-nbconvert python3-jupyter-kernel-test chromium iproute2 gcc make
+	python3-nbconvert python3-jupyter-kernel-test iproute2 gcc make
 
 .PHONY: setup build install install-user demo html test lint bench bench-kernel gallery clean
 
-setup: ## install Debian's Jupyter, Chromium and the Go modules
+setup: ## install Debian's Jupyter, gcc, iproute2, the Go modules and gopls
 	@echo "== setup: Debian packages: $(DEBIAN_PACKAGES)"
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBIAN_PACKAGES)
