@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
 	"strings"
 	"sync"
 )
@@ -67,6 +68,22 @@ func (e *exportImporter) unlocated(paths []string) []string {
 		}
 	}
 	return out
+}
+
+// required reports whether the session's go.mod already requires the module
+// that provides importPath, so that using it downloads nothing new.
+func (e *exportImporter) required(importPath string) bool {
+	mod, err := os.ReadFile(filepath.Join(e.dir, "go.mod"))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(mod), "\n") {
+		f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), "require "))
+		if len(f) >= 2 && (importPath == f[0] || strings.HasPrefix(importPath, f[0]+"/")) {
+			return true
+		}
+	}
+	return false
 }
 
 // prefetch locates the export data of several packages in one go list run.

@@ -165,3 +165,14 @@ func TestInterruptStopsLoopKeepsValues(t *testing.T) {
 		t.Fatalf("after interrupt kept+1 = %q, want 42 (values must survive an interrupt)", v)
 	}
 }
+
+func TestNoFetchMessageForKnownModules(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds plugins")
+	}
+	s := newSession(t)
+	rec, res := s.run("display.Display(display.Text(\"x\"))")
+	if res.Err != nil || strings.Contains(rec.stderr.String(), "resolving") {
+		t.Fatalf("err %v, stderr %q: ipclab's own packages are no download", res.Err, rec.stderr.String())
+	}
+}

@@ -302,7 +302,7 @@ func (t *translator) checkOnce(ctx context.Context, declSrc, stmtSrc string, ite
 	}
 	if t.notify != nil {
 		for _, p := range t.imp.unlocated(paths) {
-			if first, _, _ := strings.Cut(p, "/"); strings.Contains(first, ".") {
+			if first, _, _ := strings.Cut(p, "/"); strings.Contains(first, ".") && !t.imp.required(p) {
 				t.notify(fmt.Sprintf("ipclab: resolving %s (its module is downloaded on first use)…\n", p))
 			}
 		}
