@@ -72,8 +72,7 @@ func parses(code string) bool {
 	if serr != nil {
 		return false
 	}
-	decl := blank(code, items, func(it item) bool { return it.kind != itemStmt }, '\n')
-	stmt := blank(code, items, func(it item) bool { return it.kind == itemStmt }, ';')
+	decl, stmt := copies(code, items)
 	_, err := parser.ParseFile(token.NewFileSet(), "cell.go", "package cell;"+decl+"\nfunc _() {\n"+stmt+"\n}\n", parser.SkipObjectResolution)
 	return err == nil
 }

@@ -159,7 +159,7 @@ func (t *translator) generate(c *checked) (*translation, []sourceError, error) {
 	g.r.sort()
 
 	var decls, stmts strings.Builder
-	rec := &cellRecord{seq: t.seq, label: t.label, imports: map[string]string{}, typeSrc: map[string]string{}}
+	rec := &cellRecord{seq: t.seq, label: t.label, imports: map[string]string{}}
 	for _, it := range c.items {
 		switch it.kind {
 		case itemImport:
@@ -226,7 +226,6 @@ func (t *translator) generate(c *checked) (*translation, []sourceError, error) {
 		pkgSource:    out.String(),
 		pluginSource: plugin,
 		record:       rec,
-		hasResult:    g.hasResult(),
 		newImports:   newImports,
 	}, nil, nil
 }
@@ -374,18 +373,6 @@ func isValue(tv types.TypeAndValue) bool {
 	}
 	_, tuple := tv.Type.(*types.Tuple)
 	return !tuple
-}
-
-func (g *generator) hasResult() bool {
-	if g.t.silent {
-		return false
-	}
-	if last := lastStmt(g.c); last != nil {
-		if es, ok := last.(*ast.ExprStmt); ok {
-			return g.isValueExpr(es.X)
-		}
-	}
-	return false
 }
 
 // isValueExpr reports whether a trailing expression has one value to show.
@@ -738,12 +725,7 @@ func (g *generator) recordDecl(rec *cellRecord, it item) {
 			}
 		}
 		text := g.t.src[it.start:it.end]
-		rec.decls = append(rec.decls, declRecord{text: text, names: names, recv: recv, mname: method})
-		if gd, ok := d.(*ast.GenDecl); ok && gd.Tok == token.TYPE {
-			for _, n := range names {
-				rec.typeSrc[n] = text
-			}
-		}
+		rec.decls = append(rec.decls, declRecord{text: text, names: names, recv: recv})
 	}
 }
 

@@ -283,9 +283,9 @@ func offsetOf(text string, line, char int) int {
 	return off
 }
 
-// goplsView lays out code for gopls and returns the cell file's name, its
+// goplsView lays out code for gopls and returns the files, the cell file's
 // text and where the cursor (a byte offset in code) falls in it.
-func (e *Engine) goplsView(code string, off int) (files map[string]string, name string, text string, at int, ok bool) {
+func (e *Engine) goplsView(code string, off int) (files map[string]string, text string, at int) {
 	goCode := stripMagics(code)
 	items, _ := splitCell(goCode)
 	kind := itemStmt
@@ -294,8 +294,7 @@ func (e *Engine) goplsView(code string, off int) (files map[string]string, name 
 			kind = it.kind
 		}
 	}
-	declSrc := blank(goCode, items, func(it item) bool { return it.kind != itemStmt }, '\n')
-	stmtSrc := blank(goCode, items, func(it item) bool { return it.kind == itemStmt }, ';')
+	declSrc, stmtSrc := copies(goCode, items)
 	e.mu.Lock()
 	tr := &translator{w: e.w, src: goCode}
 	src := tr.sources(declSrc, stmtSrc, map[string]bool{}, nil, nil)
@@ -309,34 +308,39 @@ func (e *Engine) goplsView(code string, off int) (files map[string]string, name 
 	if kind != itemStmt {
 		base = src.offA
 	}
-	return files, checkFile, src.text, base + off, true
+	return files, src.text, base + off
 }
 
-func (e *Engine) goplsComplete(code string, cursor int) (Completion, bool) {
+// goplsAsk sends gopls a request about the position of cursor in code;
+// false when gopls is not running or has no answer.
+func (e *Engine) goplsAsk(method, code string, cursor int) (json.RawMessage, bool) {
 	g := e.goplsSession()
 	if g == nil {
-		return Completion{}, false
+		return nil, false
 	}
-	off := byteOffset(code, cursor)
-	files, name, text, at, _ := e.goplsView(code, off)
+	files, text, at := e.goplsView(code, byteOffset(code, cursor))
 	g.sync(files)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	raw, err := g.call(ctx, "textDocument/completion", map[string]any{
-		"textDocument": map[string]string{"uri": "file://" + filepath.Join(g.dir, name)},
+	raw, err := g.call(ctx, method, map[string]any{
+		"textDocument": map[string]string{"uri": "file://" + filepath.Join(g.dir, checkFile)},
 		"position":     position(text, at),
 	})
-	if err != nil || raw == nil {
+	if err != nil || raw == nil || string(raw) == "null" {
+		return nil, false
+	}
+	return raw, true
+}
+
+func (e *Engine) goplsComplete(code string, cursor int) (Completion, bool) {
+	raw, ok := e.goplsAsk("textDocument/completion", code, cursor)
+	if !ok {
 		return Completion{}, false
 	}
 	var list struct {
 		Items []struct {
 			Label    string `json:"label"`
-			Detail   string `json:"detail"`
 			TextEdit *struct {
-				Range struct {
-					Start struct{ Line, Character int } `json:"start"`
-				} `json:"range"`
 				NewText string `json:"newText"`
 			} `json:"textEdit"`
 		} `json:"items"`
@@ -344,7 +348,7 @@ func (e *Engine) goplsComplete(code string, cursor int) (Completion, bool) {
 	if json.Unmarshal(raw, &list) != nil {
 		return Completion{}, false
 	}
-	_, prefix, start := wordBefore(code, off)
+	_, prefix, start := wordBefore(code, byteOffset(code, cursor))
 	res := Completion{CursorStart: runeCount(code[:start]), CursorEnd: cursor, Metadata: map[string]any{"ipclab_source": "gopls"}}
 	seen := map[string]bool{}
 	for _, it := range list.Items {
@@ -362,20 +366,8 @@ func (e *Engine) goplsComplete(code string, cursor int) (Completion, bool) {
 }
 
 func (e *Engine) goplsHover(code string, cursor int) (string, bool) {
-	g := e.goplsSession()
-	if g == nil {
-		return "", false
-	}
-	off := byteOffset(code, cursor)
-	files, name, text, at, _ := e.goplsView(code, off)
-	g.sync(files)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	raw, err := g.call(ctx, "textDocument/hover", map[string]any{
-		"textDocument": map[string]string{"uri": "file://" + filepath.Join(g.dir, name)},
-		"position":     position(text, at),
-	})
-	if err != nil || raw == nil || string(raw) == "null" {
+	raw, ok := e.goplsAsk("textDocument/hover", code, cursor)
+	if !ok {
 		return "", false
 	}
 	var h struct {

@@ -32,7 +32,6 @@ type translation struct {
 	pkgSource    string // package ipclab.cell/cNNNN
 	pluginSource string // package main of the plugin
 	record       *cellRecord
-	hasResult    bool
 	imports      []string          // the package's imports other than cells' packages
 	cgo          bool              // the cell imports "C"
 	newImports   map[string]string // imports this cell adds to the session
@@ -109,10 +108,16 @@ func blank(src string, items []item, keep func(item) bool, sep byte) string {
 	return string(b)
 }
 
+// copies returns the cell's declarations and its statements, each with the
+// other blanked out, as the check file holds them.
+func copies(src string, items []item) (declSrc, stmtSrc string) {
+	return blank(src, items, func(it item) bool { return it.kind != itemStmt }, '\n'),
+		blank(src, items, func(it item) bool { return it.kind == itemStmt }, ';')
+}
+
 // check type-checks the cell as one package with every earlier cell.
 func (t *translator) check(ctx context.Context, items []item) (*checked, []sourceError, error) {
-	declSrc := blank(t.src, items, func(it item) bool { return it.kind != itemStmt }, '\n')
-	stmtSrc := blank(t.src, items, func(it item) bool { return it.kind == itemStmt }, ';')
+	declSrc, stmtSrc := copies(t.src, items)
 
 	// What the cell declares itself overrides the world's declarations.
 	override := map[string]bool{}

@@ -3,7 +3,6 @@ package engine
 import (
 	"fmt"
 	"go/ast"
-	"go/token"
 	"sort"
 	"strings"
 )
@@ -21,7 +20,6 @@ type cellRecord struct {
 	imports map[string]string // import name → path, as in effect for this cell
 	decls   []declRecord
 	hoisted []hoistedVar
-	typeSrc map[string]string // declared type name → the declaration's source, for inspect
 }
 
 // declRecord is one top-level declaration of a cell.
@@ -29,7 +27,6 @@ type declRecord struct {
 	text  string   // as the user wrote it
 	names []string // package-level names it declares; none for a method
 	recv  string   // for a method: the receiver's base type name
-	mname string   // for a method: its name
 }
 
 // hoistedVar is a variable a cell declared at top level (x := …, var x …):
@@ -189,5 +186,3 @@ func recvBase(e ast.Expr) string {
 		}
 	}
 }
-
-var _ = token.NoPos
