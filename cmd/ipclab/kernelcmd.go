@@ -27,7 +27,7 @@ func kernelCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	eng, err := engine.New(engine.Options{Source: ipclab.Source, Logger: logger})
+	eng, err := engine.New(engine.Options{Source: ipclab.Source, Logger: logger, CompileAll: os.Getenv("IPCLAB_COMPILE_ALL") != ""})
 	if err != nil {
 		return err
 	}

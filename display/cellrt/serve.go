@@ -18,11 +18,14 @@ const CommandFD = 3
 
 // Command is one request from the kernel to the session process.
 type Command struct {
-	Op     string `json:"op"` // "run", "interrupt" or "setenv"
+	Op     string `json:"op"` // "run", "load", "eval", "interrupt" or "setenv"
 	ID     int    `json:"id"`
-	Plugin string `json:"plugin,omitempty"`
-	Name   string `json:"name,omitempty"`  // setenv
-	Value  string `json:"value,omitempty"` // setenv
+	Plugin string `json:"plugin,omitempty"` // run, load
+	// Program is the cell to evaluate (eval). A done record whose ename is
+	// "Unresolved" means nothing ran: the kernel compiles the cell instead.
+	Program *Program `json:"program,omitempty"`
+	Name    string   `json:"name,omitempty"`  // setenv
+	Value   string   `json:"value,omitempty"` // setenv
 }
 
 // Serve is the main loop of the session process: it loads each cell's plugin
@@ -33,11 +36,15 @@ func Serve() {
 	cmds := make(chan Command)
 	go readCommands(cmds)
 	for c := range cmds {
-		if c.Op != "run" {
-			continue
-		}
 		interrupted.Store(0)
-		reportDone(c.ID, runPlugin(c.Plugin))
+		switch c.Op {
+		case "run":
+			reportDone(c.ID, runPlugin(c.Plugin))
+		case "load":
+			reportDone(c.ID, loadPlugin(c.Plugin))
+		case "eval":
+			reportDone(c.ID, evalProgram(c.Program))
+		}
 	}
 }
 
@@ -60,6 +67,15 @@ func readCommands(cmds chan<- Command) {
 		}
 		cmds <- c
 	}
+}
+
+// loadPlugin loads a plugin that only exports symbols (its init functions
+// call Export) and has nothing to run.
+func loadPlugin(path string) map[string]string {
+	if _, err := plugin.Open(path); err != nil {
+		return map[string]string{"ename": "LoadError", "evalue": err.Error()}
+	}
+	return nil
 }
 
 func runPlugin(path string) map[string]string {

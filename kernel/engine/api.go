@@ -44,6 +44,8 @@ type Result struct {
 	// Err is set when the cell failed to build, panicked, exited or was
 	// interrupted.
 	Err *CellError
+	// Evaluated is set when the cell ran without being compiled.
+	Evaluated bool
 }
 
 // CellError is an error reply: ename, evalue and a traceback whose lines

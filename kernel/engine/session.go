@@ -23,11 +23,13 @@ import (
 // session is the long-lived process that loads each cell's plugin, so that
 // what cells create stays alive between them.
 type session struct {
-	cmd     *exec.Cmd
-	cmds    *os.File // command channel (the process's fd 3)
-	stdin   *os.File // the process's standard input
-	exited  chan struct{}
-	waitErr error
+	cmd    *exec.Cmd
+	cmds   *os.File // command channel (the process's fd 3)
+	stdin  *os.File // the process's standard input
+	exited chan struct{}
+	// preludeLoaded is set once the prelude plugin was sent to the process.
+	preludeLoaded bool
+	waitErr       error
 
 	mu      sync.Mutex
 	sink    Output       // where output goes now
@@ -193,10 +195,11 @@ func (s *session) deliver(stream string, it cellio.Item) {
 // errSessionDied is returned by run when the session process ends mid-cell.
 var errSessionDied = errors.New("the session process ended")
 
-// run loads and runs one plugin, answering the cell's reads of standard
-// input, until the cell ends, ctx is cancelled (interrupt) or the process dies.
-func (s *session) run(ctx context.Context, id int, plugin string, out Output, allowStdin bool) (*runningCell, error) {
-	cell := &runningCell{id: id, doneOut: make(chan struct{}), doneErr: make(chan struct{})}
+// run sends one command (run a plugin, evaluate a program, load a plugin)
+// and answers the cell's reads of standard input until the cell ends, ctx is
+// cancelled (interrupt) or the process dies.
+func (s *session) run(ctx context.Context, cmd cellrt.Command, out Output, allowStdin bool) (*runningCell, error) {
+	cell := &runningCell{id: cmd.ID, doneOut: make(chan struct{}), doneErr: make(chan struct{})}
 	s.mu.Lock()
 	s.cell, s.sink = cell, out
 	s.stderr.b = nil
@@ -206,7 +209,7 @@ func (s *session) run(ctx context.Context, id int, plugin string, out Output, al
 		s.cell = nil
 		s.mu.Unlock()
 	}()
-	if err := s.send(cellrt.Command{Op: "run", ID: id, Plugin: plugin}); err != nil {
+	if err := s.send(cmd); err != nil {
 		return nil, err
 	}
 	both := make(chan struct{})

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/ipclab/ipclab/display/cellrt"
 )
 
 // checkFile is the name of the current cell's source in the type checker.
@@ -35,6 +37,12 @@ type translation struct {
 	imports      []string          // the package's imports other than cells' packages
 	cgo          bool              // the cell imports "C"
 	newImports   map[string]string // imports this cell adds to the session
+	// eval is the cell lowered for evaluation without a build, nil when it
+	// must be compiled (evalWhy says why).
+	eval    *cellrt.Program
+	evalWhy string
+	// exported are the packages whose whole export table the plugin adds.
+	exported []string
 }
 
 // translator turns one cell into a package, given the world before it.
@@ -49,6 +57,10 @@ type translator struct {
 	silent  bool
 	// notify tells the user about slow work (fetching a module); may be nil.
 	notify func(msg string)
+	// evaluate allows lowering the cell for evaluation; exported are the
+	// packages the session process has whole export tables of.
+	evaluate bool
+	exported map[string]bool
 	// ownImports are the names the cell imports itself.
 	ownImports []string
 }

@@ -1,0 +1,175 @@
+package engine_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ipclab/ipclab"
+	"github.com/ipclab/ipclab/kernel/engine"
+)
+
+// evalSetup declares what the probes use; it is compiled in both sessions.
+var evalSetup = []string{
+	`import ("fmt"; "math"; "os"; "strings"; "time")
+type point struct{ x, y float64 }
+func (p point) norm() float64 { return math.Hypot(p.x, p.y) }
+func (p *point) scale(k float64) { p.x *= k; p.y *= k }
+func (p point) area() float64 { return p.x * p.y }
+type shape interface{ area() float64 }
+type named int
+const big named = 7
+type outer struct { point; label string; inner *point }
+func pair() (int, string) { return 4, "four" }
+var _ = os.Args
+var _ = strings.ToUpper`,
+	`n, k, zero := 10, 3, 0
+var f32 float32 = 1.5
+s := "héllo"
+xs := []int{1, 2, 3}
+m := map[string]int{"a": 1}
+var nilmap map[string]int
+p := point{3, 4}
+pp := &point{1, 2}
+ch := make(chan int, 4)
+var err error
+var any1 any = 5
+var arr [3]int
+d := 1500 * time.Millisecond
+var u8 uint8 = 250
+var i8 int8 = -128
+fn := func(a, b int) int { return a + b }
+var sh shape = p
+o := outer{point: point{5, 12}, label: "o", inner: &point{7, 0}}
+var nilp *point
+fmt.Sprint(n, k, zero, f32, s, xs, m, nilmap, p, pp, err, any1, arr, d, u8, i8, fn != nil, sh, o.label, nilp)`,
+	`func boom(i int) int { return xs[i] }`,
+}
+
+// evalProbes are cells the session evaluates without compiling; each must
+// behave exactly as when it is compiled.
+var evalProbes = []string{
+	`n`, `n++; n`, `n += 5; n`, `n = n*3 - 1; n`, `n, k = k, n; fmt.Println(n, k)`,
+	`p.x`, `p.norm()`, `p.scale(2); p`, `pp.scale(3); *pp`, `pp.x = 0.5; pp.norm()`, `o.x + o.inner.x`, `o.norm()`, `o.label`,
+	`xs[1]`, `xs[1:]`, `xs = append(xs, 4, 5); len(xs)`, `xs = append(xs, xs...); xs[2:4]`, `cap(xs[:0]) > 0`,
+	`m["a"]`, `m["zz"]`, `m["b"] = 2; len(m)`, `m["b"] += 40; m["b"]`, `delete(m, "a"); m`,
+	`s + "!"`, `len(s)`, `s[1]`, `s[1:3]`, `s < "hz"`,
+	`float64(n) / 3`, `n / 2`, `-n`, `n % 4`, `u8 + 10`, `i8 / -1`, `i8 - 1`, `u8 << 1`, `n << 2`, `^n`, `f32 * 3`, `-f32`,
+	`string(rune(65 + n))`, `d`, `d * 2`, `d + time.Second`, `time.Second`, `big`,
+	`err == nil`, `err`, `any1 == 5`, `any1`, `sh.area()`, `sh`, `fn(2, 3)`, `ch <- 7; len(ch)`, `<-ch`,
+	`pair()`, `fmt.Println(pair())`, `_, s = pair(); s`, `fmt.Println(n, s, p)`, `fmt.Printf("%v %+v %T\n", p, p, p)`,
+	`fmt.Sprintf("%T %v", pp, nilp == nil)`, `strings.Repeat("ab", 3)`, `math.Sqrt(2)`, `n > 3 && s != ""`, `false || !(n > 3)`,
+	`boom(1)`, `arr[2] = 9; arr`, `&arr == nil`,
+	// Failures: the same error, value and traceback as compiled code.
+	`boom(10)`, `xs[100]`, `nilmap["x"] = 1`, `n / zero`, `panic("custom")`, `os.Exit(3)`, `nilp.x`, `xs[k:1]`,
+	`n`,
+}
+
+func TestEvaluatedCellsMatchCompiled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds plugins")
+	}
+	eval := newSession(t)
+	e, err := engine.New(engine.Options{Source: ipclab.Source, TempDir: t.TempDir(), WorkDir: t.TempDir(), CompileAll: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	compiled := &session{t: t, e: e}
+	for _, code := range evalSetup {
+		a, _ := eval.ok(code)
+		b, _ := compiled.ok(code)
+		if a != b {
+			t.Fatalf("setup values differ: %q vs %q", a, b)
+		}
+	}
+	for _, code := range evalProbes {
+		recA, a := eval.run(code)
+		recB, b := compiled.run(code)
+		if !a.Evaluated {
+			t.Errorf("%q was compiled; it should have been evaluated", code)
+		}
+		if b.Evaluated {
+			t.Fatalf("%q was evaluated with CompileAll", code)
+		}
+		got, want := describe(recA, a), describe(recB, b)
+		if got != want {
+			t.Errorf("%q:\nevaluated: %s\ncompiled:  %s", code, got, want)
+		}
+	}
+}
+
+// describe is everything a user sees of a cell.
+func describe(rec *recorder, res engine.Result) string {
+	var b strings.Builder
+	b.WriteString("value=" + text(res) + " stdout=" + rec.out() + " stderr=" + rec.stderr.String())
+	if res.Err != nil {
+		b.WriteString(" error=" + res.Err.Name + ": " + res.Err.Value + "\n" + strings.Join(res.Err.Traceback, "\n"))
+	}
+	return b.String()
+}
+
+// Cells that only look like expressions but need the compiler are compiled,
+// and a cell naming what the session has not loaded falls back too.
+func TestEvaluationFallsBackToCompiling(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds plugins")
+	}
+	s := newSession(t)
+	s.ok(`xs := []int{3, 1, 2}`)
+	for _, c := range []struct {
+		code, want string
+		evaluated  bool
+	}{
+		{`utf8.RuneCountInString("héllo")`, "5", false}, // a package no cell has exported yet
+		{`utf8.RuneLen('é')`, "2", true},                // now it has
+		{`[]int{1, 2}`, "[1 2]", false},                 // a composite literal
+		{`func() int { return len(xs) }()`, "3", false}, // a function literal
+		{`2 * time.Second`, "2s", false},                // a constant of a named type, with no type to take
+		{`time.Duration(len(xs))`, "3ns", false},        // a conversion to a named type
+		{`min(len(xs), 2)`, "2", false},                 // a builtin the evaluator leaves out
+		{`total := 0; for _, x := range xs { total += x }; total`, "6", false},
+		{`total`, "6", true},
+	} {
+		rec, res := s.run(c.code)
+		if res.Err != nil {
+			t.Fatalf("%q: %v\n%s", c.code, res.Err, rec.stderr.String())
+		}
+		if got := text(res); got != c.want || res.Evaluated != c.evaluated {
+			t.Errorf("%q = %q (evaluated %v), want %q (evaluated %v)", c.code, got, res.Evaluated, c.want, c.evaluated)
+		}
+	}
+}
+
+// The prelude exports the packages cells use most, so a session's first
+// cells that only call them need no build.
+func TestPreludeEvaluatesCommonPackages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds plugins")
+	}
+	s := newSession(t)
+	if !s.e.WaitPrelude(5 * time.Minute) {
+		t.Fatal("the prelude plugin was not built")
+	}
+	for _, c := range []struct{ code, want, out string }{
+		{`strings.ToUpper("ipc")`, "IPC", ""},
+		{`fmt.Println("hello", math.Pi)`, "", "hello 3.141592653589793\n"},
+		{`time.Duration(1500) * time.Millisecond`, "", ""}, // a conversion: compiled
+		{`display.Markdown("**hi**")`, "", ""},
+	} {
+		rec, res := s.run(c.code)
+		if res.Err != nil {
+			t.Fatalf("%q: %v", c.code, res.Err)
+		}
+		compiled := strings.HasPrefix(c.code, "time.Duration(")
+		if res.Evaluated == compiled {
+			t.Errorf("%q: evaluated %v, want %v", c.code, res.Evaluated, !compiled)
+		}
+		if c.want != "" && text(res) != c.want {
+			t.Errorf("%q = %q, want %q", c.code, text(res), c.want)
+		}
+		if c.out != "" && rec.out() != c.out {
+			t.Errorf("%q printed %q, want %q", c.code, rec.out(), c.out)
+		}
+	}
+}

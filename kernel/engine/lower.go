@@ -1,0 +1,603 @@
+package engine
+
+import (
+	"fmt"
+	"go/ast"
+	"go/constant"
+	"go/token"
+	"go/types"
+	"strconv"
+	"strings"
+
+	"github.com/ipclab/ipclab/display/cellrt"
+)
+
+// Cells that declare nothing and only read, assign and call what earlier
+// cells and imported packages already loaded into the session are not
+// compiled: they are lowered to a cellrt.Program, which the session process
+// evaluates with reflect (see display/cellrt/eval.go). Lowering accepts only
+// what the evaluator does exactly as compiled Go would; anything else is
+// compiled as usual, and so is a Program whose symbols the session lacks.
+
+// cellrtPath is where the runtime replacements of runtimeCalls live.
+const cellrtPath = "github.com/ipclab/ipclab/display/cellrt"
+
+type lowerer struct {
+	g   *generator
+	why string // the first reason the cell must be compiled
+}
+
+func (l *lowerer) no(format string, args ...any) *cellrt.Expr {
+	if l.why == "" {
+		l.why = fmt.Sprintf(format, args...)
+	}
+	return nil
+}
+
+// lower returns the cell as a Program, or nil and why it must be compiled.
+func (g *generator) lower() (*cellrt.Program, string) {
+	c := g.c
+	for _, it := range c.items {
+		if it.kind == itemDecl {
+			return nil, "it declares something"
+		}
+	}
+	if c.runBody == nil {
+		return nil, "no statements"
+	}
+	l := &lowerer{g: g}
+	p := &cellrt.Program{File: g.t.lineDir}
+	last := lastStmt(c)
+	for _, s := range c.runBody.List {
+		if !g.inCell(s.Pos()) {
+			continue
+		}
+		line, _ := lineCol(g.t.src, c.cellOffset(s.Pos()))
+		st := l.stmt(s, s == last)
+		if l.why != "" {
+			return nil, l.why
+		}
+		if st != nil {
+			st.Line = line
+			p.Stmts = append(p.Stmts, st)
+		}
+	}
+	return p, ""
+}
+
+func (l *lowerer) stmt(s ast.Stmt, last bool) *cellrt.Stmt {
+	info := l.g.c.info
+	switch s := s.(type) {
+	case *ast.EmptyStmt:
+		return nil
+	case *ast.ExprStmt:
+		if last && !l.g.t.silent && l.g.isValueExpr(s.X) {
+			return &cellrt.Stmt{Op: "result", Rhs: []*cellrt.Expr{l.expr(s.X, nil)}}
+		}
+		return &cellrt.Stmt{Op: "expr", Rhs: []*cellrt.Expr{l.multi(s.X)}}
+	case *ast.SendStmt:
+		ch := info.Types[s.Chan].Type
+		ct, ok := ch.Underlying().(*types.Chan)
+		if !ok {
+			l.no("a send on a %s", ch)
+			return nil
+		}
+		return &cellrt.Stmt{Op: "send", Lhs: []*cellrt.Expr{l.expr(s.Chan, nil)}, Rhs: []*cellrt.Expr{l.expr(s.Value, ct.Elem())}}
+	case *ast.IncDecStmt:
+		tok := "+"
+		if s.Tok == token.DEC {
+			tok = "-"
+		}
+		return &cellrt.Stmt{Op: "assign", Tok: tok, Lhs: []*cellrt.Expr{l.place(s.X)}}
+	case *ast.AssignStmt:
+		return l.assign(s)
+	}
+	l.no("a %T statement", s)
+	return nil
+}
+
+func (l *lowerer) assign(s *ast.AssignStmt) *cellrt.Stmt {
+	info := l.g.c.info
+	st := &cellrt.Stmt{Op: "assign"}
+	switch {
+	case s.Tok == token.ASSIGN:
+	case s.Tok == token.DEFINE:
+		l.no("it declares variables")
+		return nil
+	default:
+		st.Tok = strings.TrimSuffix(s.Tok.String(), "=")
+	}
+	for _, x := range s.Lhs {
+		if id, ok := x.(*ast.Ident); ok && id.Name == "_" {
+			st.Lhs = append(st.Lhs, nil)
+			continue
+		}
+		st.Lhs = append(st.Lhs, l.place(x))
+	}
+	if len(s.Lhs) > 1 && len(s.Rhs) == 1 {
+		if _, ok := ast.Unparen(s.Rhs[0]).(*ast.CallExpr); !ok {
+			l.no("a comma-ok assignment")
+			return nil
+		}
+		st.Rhs = []*cellrt.Expr{l.multi(s.Rhs[0])}
+		return st
+	}
+	for i, r := range s.Rhs {
+		var want types.Type
+		if !isBlank(s.Lhs[i]) {
+			want = info.Types[s.Lhs[i]].Type
+		}
+		if st.Tok == "<<" || st.Tok == ">>" {
+			want = nil
+		}
+		st.Rhs = append(st.Rhs, l.expr(r, want))
+	}
+	return st
+}
+
+func isBlank(e ast.Expr) bool {
+	id, ok := e.(*ast.Ident)
+	return ok && id.Name == "_"
+}
+
+// place lowers the left side of an assignment.
+func (l *lowerer) place(e ast.Expr) *cellrt.Expr {
+	switch x := ast.Unparen(e).(type) {
+	case *ast.Ident, *ast.SelectorExpr, *ast.IndexExpr, *ast.StarExpr:
+		return l.expr(x, nil)
+	}
+	return l.no("assignment to %T", e)
+}
+
+// multi lowers an expression that may have several values (a call).
+func (l *lowerer) multi(e ast.Expr) *cellrt.Expr {
+	if call, ok := ast.Unparen(e).(*ast.CallExpr); ok {
+		return l.call(call)
+	}
+	return l.expr(e, nil)
+}
+
+// expr lowers an expression with one value; want is the type the value is
+// assigned to (nil where the expression's own type stands), which decides
+// whether an untyped nil or a constant of a named type can be made.
+func (l *lowerer) expr(e ast.Expr, want types.Type) *cellrt.Expr {
+	if l.why != "" {
+		return nil
+	}
+	info := l.g.c.info
+	tv := info.Types[e]
+	if tv.Type == nil || isInvalid(tv.Type) {
+		return l.no("an expression without a type (cgo)")
+	}
+	if tv.IsNil() {
+		if want == nil {
+			return l.no("nil without a type")
+		}
+		return &cellrt.Expr{Op: "nil"}
+	}
+	if tv.Value != nil {
+		if sym := l.constSym(e); sym != nil {
+			return sym
+		}
+		return l.constant(tv, want)
+	}
+	switch x := e.(type) {
+	case *ast.ParenExpr:
+		return l.expr(x.X, want)
+	case *ast.Ident:
+		return l.ident(x, info.Uses[x])
+	case *ast.SelectorExpr:
+		if pn, ok := info.Uses[identOf(x.X)].(*types.PkgName); ok {
+			if pn.Imported().Path() == "C" {
+				return l.no("cgo")
+			}
+			return l.ident(x.Sel, info.Uses[x.Sel])
+		}
+		sel := info.Selections[x]
+		if sel == nil || sel.Kind() != types.FieldVal {
+			return l.no("a method value")
+		}
+		return &cellrt.Expr{Op: "field", X: l.expr(x.X, nil), Path: sel.Index()}
+	case *ast.CallExpr:
+		if t, ok := info.Types[x].Type.(*types.Tuple); ok && t.Len() != 1 {
+			return l.no("a call with %d values used as one", t.Len())
+		}
+		return l.call(x)
+	case *ast.IndexExpr:
+		if _, generic := info.Instances[funIdent(x.X)]; generic {
+			return l.no("a generic instantiation")
+		}
+		xt := info.Types[x.X].Type
+		if m, ok := xt.Underlying().(*types.Map); ok {
+			return &cellrt.Expr{Op: "index", X: l.expr(x.X, nil), Y: l.expr(x.Index, m.Key())}
+		}
+		return &cellrt.Expr{Op: "index", X: l.expr(x.X, nil), Y: l.expr(x.Index, nil)}
+	case *ast.SliceExpr:
+		s := &cellrt.Expr{Op: "slice", X: l.expr(x.X, nil)}
+		for _, b := range []struct {
+			e   ast.Expr
+			dst **cellrt.Expr
+		}{{x.Low, &s.Lo}, {x.High, &s.Hi}, {x.Max, &s.Max}} {
+			if b.e != nil {
+				*b.dst = l.expr(b.e, nil)
+			}
+		}
+		return s
+	case *ast.StarExpr:
+		return &cellrt.Expr{Op: "deref", X: l.expr(x.X, nil)}
+	case *ast.UnaryExpr:
+		switch x.Op {
+		case token.AND:
+			switch ast.Unparen(x.X).(type) {
+			case *ast.Ident, *ast.SelectorExpr, *ast.IndexExpr, *ast.StarExpr:
+				return &cellrt.Expr{Op: "addr", X: l.expr(x.X, nil)}
+			}
+			return l.no("& of a %T", x.X)
+		case token.ARROW:
+			return &cellrt.Expr{Op: "recv", X: l.expr(x.X, nil)}
+		case token.SUB, token.ADD, token.NOT, token.XOR:
+			return &cellrt.Expr{Op: "unary", Tok: x.Op.String(), X: l.expr(x.X, nil)}
+		}
+		return l.no("unary %s", x.Op)
+	case *ast.BinaryExpr:
+		shift := x.Op == token.SHL || x.Op == token.SHR
+		xt, yt := info.Types[x.X].Type, info.Types[x.Y].Type
+		b := &cellrt.Expr{Op: "binary", Tok: x.Op.String()}
+		if shift {
+			if info.Types[x.X].Value != nil {
+				return l.no("a constant shifted by a variable")
+			}
+			b.X, b.Y = l.expr(x.X, nil), l.expr(x.Y, nil)
+			return b
+		}
+		b.X, b.Y = l.expr(x.X, yt), l.expr(x.Y, xt)
+		return b
+	}
+	return l.no("a %T", e)
+}
+
+// constSym lowers a reference to a constant of a named type (time.Second)
+// to the exported constant, which carries its type.
+func (l *lowerer) constSym(e ast.Expr) *cellrt.Expr {
+	var id *ast.Ident
+	switch x := ast.Unparen(e).(type) {
+	case *ast.Ident:
+		id = x
+	case *ast.SelectorExpr:
+		if _, ok := l.g.c.info.Uses[identOf(x.X)].(*types.PkgName); ok {
+			id = x.Sel
+		}
+	}
+	if id == nil {
+		return nil
+	}
+	if c, ok := l.g.c.info.Uses[id].(*types.Const); ok && namedOf(c.Type()) != nil {
+		return l.ident(id, c)
+	}
+	return nil
+}
+
+func (l *lowerer) constant(tv types.TypeAndValue, want types.Type) *cellrt.Expr {
+	t := tv.Type
+	if b, ok := t.(*types.Basic); ok && b.Info()&types.IsUntyped != 0 {
+		t = types.Default(t)
+	}
+	b, ok := t.Underlying().(*types.Basic)
+	if !ok {
+		return l.no("a constant of type %s", t)
+	}
+	_, basic := types.Unalias(t).(*types.Basic)
+	if !basic && (want == nil || types.IsInterface(want)) {
+		return l.no("a constant of type %s where no type is given", t)
+	}
+	e := &cellrt.Expr{Op: "const", Kind: b.Name(), Ctx: !basic}
+	v := tv.Value
+	switch {
+	case b.Info()&types.IsBoolean != 0:
+		e.Val = strconv.FormatBool(constant.BoolVal(v))
+	case b.Info()&types.IsString != 0:
+		e.Val = constant.StringVal(v)
+	case b.Info()&types.IsUnsigned != 0:
+		n, exact := constant.Uint64Val(constant.ToInt(v))
+		if !exact {
+			return l.no("constant %s", v)
+		}
+		e.Val = strconv.FormatUint(n, 10)
+	case b.Info()&types.IsInteger != 0:
+		n, exact := constant.Int64Val(constant.ToInt(v))
+		if !exact {
+			return l.no("constant %s", v)
+		}
+		e.Val = strconv.FormatInt(n, 10)
+	case b.Kind() == types.Float32:
+		f, _ := constant.Float32Val(constant.ToFloat(v))
+		e.Val = strconv.FormatFloat(float64(f), 'g', -1, 32)
+	case b.Info()&types.IsFloat != 0:
+		f, _ := constant.Float64Val(constant.ToFloat(v))
+		e.Val = strconv.FormatFloat(f, 'g', -1, 64)
+	case b.Info()&types.IsComplex != 0:
+		re, _ := constant.Float64Val(constant.Real(v))
+		im, _ := constant.Float64Val(constant.Imag(v))
+		e.Val = strconv.FormatComplex(complex(re, im), 'g', -1, 128)
+	default:
+		return l.no("a constant of type %s", t)
+	}
+	return e
+}
+
+// ident lowers a package-level function, variable or typed constant of a
+// cell or an imported package.
+func (l *lowerer) ident(id *ast.Ident, obj types.Object) *cellrt.Expr {
+	g := l.g
+	if obj == nil || obj.Pkg() == nil {
+		return l.no("%s", id.Name)
+	}
+	pkg, name := obj.Pkg().Path(), obj.Name()
+	if obj.Pkg() == g.c.pkg {
+		if !g.isPackageLevel(obj) {
+			return l.no("the local %s", name)
+		}
+		pkg, name = pkgPath(g.cellOf(obj)), exportedName(name)
+	}
+	switch o := obj.(type) {
+	case *types.Var:
+		return &cellrt.Expr{Op: "sym", Pkg: pkg, Name: name, Var: true}
+	case *types.Func:
+		if o.Type().(*types.Signature).TypeParams().Len() > 0 {
+			return l.no("the generic function %s", name)
+		}
+		if repl, ok := runtimeCalls[pkg+"."+name]; ok {
+			pkg, name = cellrtPath, strings.TrimPrefix(repl, rtName+".")
+		}
+		return &cellrt.Expr{Op: "sym", Pkg: pkg, Name: name}
+	case *types.Const:
+		return &cellrt.Expr{Op: "sym", Pkg: pkg, Name: name}
+	}
+	return l.no("%s", name)
+}
+
+func (l *lowerer) call(call *ast.CallExpr) *cellrt.Expr {
+	info := l.g.c.info
+	fun := ast.Unparen(call.Fun)
+	ftv := info.Types[fun]
+	if info.Types[call].Type == nil {
+		return l.no("a call without a type (cgo)")
+	}
+	switch {
+	case ftv.IsType():
+		b, ok := types.Unalias(ftv.Type).(*types.Basic)
+		if !ok || len(call.Args) != 1 {
+			return l.no("a conversion to %s", ftv.Type)
+		}
+		return &cellrt.Expr{Op: "conv", Kind: b.Name(), X: l.expr(call.Args[0], nil)}
+	case ftv.IsBuiltin():
+		return l.builtin(call, fun)
+	}
+	if _, generic := info.Instances[funIdent(fun)]; generic {
+		return l.no("a generic function")
+	}
+	sig, ok := ftv.Type.Underlying().(*types.Signature)
+	if !ok {
+		return l.no("a call of %s", ftv.Type)
+	}
+	c := &cellrt.Expr{Op: "call", Spread: call.Ellipsis.IsValid()}
+	if sel, ok := fun.(*ast.SelectorExpr); ok && info.Selections[sel] != nil {
+		s := info.Selections[sel]
+		if s.Kind() != types.MethodVal {
+			c.Fun = l.expr(fun, nil)
+		} else {
+			c.Fun = l.method(sel, s)
+		}
+	} else {
+		c.Fun = l.expr(fun, nil)
+	}
+	if len(call.Args) == 1 {
+		if t, ok := info.Types[call.Args[0]].Type.(*types.Tuple); ok && t.Len() > 1 {
+			c.Tuple = true
+			c.Args = []*cellrt.Expr{l.multi(call.Args[0])}
+			return c
+		}
+	}
+	params := sig.Params()
+	for i, a := range call.Args {
+		var want types.Type
+		switch {
+		case sig.Variadic() && i >= params.Len()-1:
+			want = params.At(params.Len() - 1).Type()
+			if !c.Spread {
+				want = want.(*types.Slice).Elem()
+			}
+		case i < params.Len():
+			want = params.At(i).Type()
+		}
+		c.Args = append(c.Args, l.expr(a, want))
+	}
+	return c
+}
+
+func (l *lowerer) method(sel *ast.SelectorExpr, s *types.Selection) *cellrt.Expr {
+	fn := s.Obj().(*types.Func)
+	name := fn.Name()
+	if fn.Pkg() == l.g.c.pkg {
+		name = exportedName(name)
+	} else if !fn.Exported() {
+		return l.no("the unexported method %s", name)
+	}
+	recv := fn.Type().(*types.Signature).Recv()
+	_, ptrRecv := recv.Type().(*types.Pointer)
+	xt := l.g.c.info.Types[sel.X].Type
+	_, xPtr := xt.Underlying().(*types.Pointer)
+	addr := ptrRecv && !xPtr && !types.IsInterface(xt)
+	return &cellrt.Expr{Op: "method", X: l.expr(sel.X, nil), Name: name, Addr: addr}
+}
+
+func (l *lowerer) builtin(call *ast.CallExpr, fun ast.Expr) *cellrt.Expr {
+	id, _ := fun.(*ast.Ident)
+	if id == nil {
+		return l.no("a builtin")
+	}
+	info := l.g.c.info
+	b := &cellrt.Expr{Op: "builtin", Name: id.Name, Spread: call.Ellipsis.IsValid()}
+	switch id.Name {
+	case "len", "cap":
+		b.Args = []*cellrt.Expr{l.expr(call.Args[0], nil)}
+	case "append":
+		st, ok := info.Types[call.Args[0]].Type.Underlying().(*types.Slice)
+		if !ok {
+			return l.no("append to %s", info.Types[call.Args[0]].Type)
+		}
+		b.Args = []*cellrt.Expr{l.expr(call.Args[0], nil)}
+		for _, a := range call.Args[1:] {
+			want := st.Elem()
+			if b.Spread {
+				want = info.Types[a].Type
+				if tv := info.Types[a]; tv.Value != nil || tv.IsNil() {
+					return l.no("append of a constant list")
+				}
+			}
+			b.Args = append(b.Args, l.expr(a, want))
+		}
+	case "delete":
+		mt, ok := info.Types[call.Args[0]].Type.Underlying().(*types.Map)
+		if !ok {
+			return l.no("delete")
+		}
+		b.Args = []*cellrt.Expr{l.expr(call.Args[0], nil), l.expr(call.Args[1], mt.Key())}
+	case "panic":
+		if info.Types[call.Args[0]].IsNil() {
+			return l.no("panic(nil)")
+		}
+		b.Args = []*cellrt.Expr{l.expr(call.Args[0], types.Universe.Lookup("any").Type())}
+	default:
+		return l.no("the builtin %s", id.Name)
+	}
+	return b
+}
+
+// maxTable is the most symbols a package's export table may name; a larger
+// package (x/sys/unix has thousands) exports only what cells used, so that
+// linking it does not cost every cell that imports it.
+const maxTable = 400
+
+// exportCall is Go source that exports pkg's functions, variables and typed
+// constants to evaluated cells, naming the package as alias. only, if not
+// nil, limits it to those names; it returns "" when there is nothing.
+func exportCall(alias string, pkg *types.Package, only map[string]bool) string {
+	var entries []string
+	scope := pkg.Scope()
+	for _, name := range scope.Names() {
+		if !token.IsExported(name) || (only != nil && !only[name]) {
+			continue
+		}
+		switch o := scope.Lookup(name).(type) {
+		case *types.Func:
+			if o.Type().(*types.Signature).TypeParams().Len() == 0 {
+				entries = append(entries, fmt.Sprintf("%q: %s.%s", name, alias, name))
+			}
+		case *types.Var:
+			entries = append(entries, fmt.Sprintf("%q: &%s.%s", name, alias, name))
+		case *types.Const:
+			if namedOf(o.Type()) != nil {
+				entries = append(entries, fmt.Sprintf("%q: %s.%s", name, alias, name))
+			}
+		}
+	}
+	if len(entries) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s.Export(%q, map[string]any{\n\t\t%s,\n\t})\n", rtName, pkg.Path(), strings.Join(entries, ",\n\t\t"))
+}
+
+// tableSize counts what exportCall would name.
+func tableSize(pkg *types.Package) int {
+	n := 0
+	for _, name := range pkg.Scope().Names() {
+		if token.IsExported(name) {
+			n++
+		}
+	}
+	return n
+}
+
+// cellExports is the cell package's init: it exports the cell's own
+// package-level functions, variables and typed constants under the names the
+// generated package gives them.
+func (g *generator) cellExports() string {
+	var entries []string
+	add := func(obj types.Object) {
+		name := obj.Name()
+		if name == "_" || name == "init" || name == "main" || name == runFunc || !g.inCell(obj.Pos()) {
+			return
+		}
+		gen := exportedName(name)
+		switch o := obj.(type) {
+		case *types.Func:
+			if o.Type().(*types.Signature).TypeParams().Len() == 0 {
+				entries = append(entries, fmt.Sprintf("%q: %s", gen, gen))
+			}
+		case *types.Var:
+			entries = append(entries, fmt.Sprintf("%q: &%s", gen, gen))
+		case *types.Const:
+			if namedOf(o.Type()) != nil {
+				entries = append(entries, fmt.Sprintf("%q: %s", gen, gen))
+			}
+		}
+	}
+	for _, name := range g.c.pkg.Scope().Names() {
+		add(g.c.pkg.Scope().Lookup(name))
+	}
+	if g.c.runScp != nil {
+		for _, name := range g.c.runScp.Names() {
+			add(g.c.runScp.Lookup(name))
+		}
+	}
+	if len(entries) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("\nfunc init() {\n\t%s.Export(%q, map[string]any{\n\t\t%s,\n\t})\n}\n", rtName, pkgPath(g.t.seq), strings.Join(entries, ",\n\t\t"))
+}
+
+// pluginExports is the plugin main's init: export tables of the packages the
+// cell imports that the session does not have whole yet. It returns the
+// source, the extra imports it needs, and the packages exported whole.
+func (g *generator) pluginExports(paths []string) (src string, imports []string, whole []string) {
+	byPath := map[string]*types.Package{}
+	for _, p := range g.c.pkg.Imports() {
+		byPath[p.Path()] = p
+	}
+	used := map[string]map[string]bool{}
+	for id, obj := range g.c.info.Uses {
+		if obj == nil || obj.Pkg() == nil || !g.inCell(id.Pos()) {
+			continue
+		}
+		if used[obj.Pkg().Path()] == nil {
+			used[obj.Pkg().Path()] = map[string]bool{}
+		}
+		used[obj.Pkg().Path()][obj.Name()] = true
+	}
+	var b strings.Builder
+	for i, p := range paths {
+		pkg := byPath[p]
+		if pkg == nil || p == "C" || p == "unsafe" || g.t.exported[p] {
+			continue
+		}
+		alias := fmt.Sprintf("ξp%d", i)
+		var only map[string]bool
+		if tableSize(pkg) > maxTable {
+			only = used[p]
+		}
+		call := exportCall(alias, pkg, only)
+		if call == "" {
+			continue
+		}
+		b.WriteString("\t" + call)
+		imports = append(imports, fmt.Sprintf("%s %q", alias, p))
+		if only == nil {
+			whole = append(whole, p)
+		}
+	}
+	if b.Len() == 0 {
+		return "", nil, nil
+	}
+	return "func init() {\n" + b.String() + "}\n", imports, whole
+}
