@@ -1,24 +1,21 @@
-// Package cellrt is the runtime that the ipclab kernel's generated code calls:
-// it runs notebook cells loaded as Go plugins inside the long-lived session
-// process, reports each cell's value and end, and makes interrupts, os.Exit
-// and panics in goroutines stop a cell instead of the session.
+// Package cellrt is what the ipclab kernel's generated code calls: the
+// interrupt flag and checks, replacements for os.Exit, log.Fatal,
+// time.Sleep and runtime.Goexit that end a cell instead of the session, the
+// cell's value (Result), goroutines that report their panics (Go), and the
+// export of a cell's symbols to evaluated cells (Export).
 //
-// Users never import it; the kernel's generated code does. Its exported names
-// are an implementation detail and may change with every ipclab version.
+// Every cell's plugin links it, so it imports nothing heavier than sync and
+// time: the work behind Result, Go and Fatal is done by the session process's
+// main loop (package cellhost), which installs itself with Install. Users
+// never import cellrt; its exported names may change with every version.
 package cellrt
 
 import (
-	"fmt"
-	"log"
-	"os"
 	"runtime"
-	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/ipclab/ipclab/display"
-	"github.com/ipclab/ipclab/internal/cellio"
 )
 
 // interrupted is non-zero from an interrupt request until the cell ends.
@@ -35,7 +32,36 @@ func (Interrupted) Error() string { return "interrupted" }
 // ExitCalled is the panic value of a cell that called os.Exit or log.Fatal.
 type ExitCalled struct{ Code int }
 
-func (e ExitCalled) Error() string { return fmt.Sprintf("os.Exit(%d) called", e.Code) }
+func (e ExitCalled) Error() string { return "os.Exit(" + strconv.Itoa(e.Code) + ") called" }
+
+// Host is what the session process does for cells; see Install.
+type Host struct {
+	// Result shows a cell's value.
+	Result func(v any)
+	// GoroutinePanic reports a panic in a goroutine a cell started.
+	GoroutinePanic func(r any, stack []byte)
+	// Log writes a log.Fatal* message: kind is "", "f" or "ln".
+	Log func(kind, format string, v []any)
+	// ThreadID is the caller's OS thread id.
+	ThreadID func() int64
+}
+
+var host Host
+
+// Install is called once by the session process before any cell runs.
+func Install(h Host) { host = h }
+
+// Interrupt sets or clears the pending interrupt.
+func Interrupt(on bool) {
+	if on {
+		interrupted.Store(1)
+	} else {
+		interrupted.Store(0)
+	}
+}
+
+// SetCellThread records the OS thread of the running cell (0: none).
+func SetCellThread(tid int64) { cellThread.Store(tid) }
 
 // Check ends the cell if an interrupt is pending and the caller is the cell's
 // own goroutine. Generated code checks the Flag inline instead; Sleep uses it.
@@ -53,8 +79,10 @@ func Flag() *atomic.Int32 { return &interrupted }
 // the cell's own goroutine; other goroutines go on.
 func Checkpoint() { checkpoint() }
 
+func onCellThread() bool { return host.ThreadID != nil && host.ThreadID() == cellThread.Load() }
+
 func checkpoint() {
-	if int64(gettid()) == cellThread.Load() {
+	if onCellThread() {
 		panic(Interrupted{})
 	}
 }
@@ -73,20 +101,13 @@ func Sleep(d time.Duration) {
 }
 
 // Exit replaces os.Exit in cells: it ends the cell, not the session.
-func Exit(code int) {
-	os.Stdout.Sync()
-	panic(ExitCalled{Code: code})
-}
+func Exit(code int) { panic(ExitCalled{Code: code}) }
 
 // Result shows v as the cell's execute_result. A nil value (such as the nil
 // error display.Display returns) shows nothing.
 func Result(v any) {
-	if v == nil {
-		return
-	}
-	d := display.Bundle(v)
-	if err := cellio.Write(os.Stdout, cellio.Message{Kind: cellio.KindResult, Data: d.Data, Metadata: d.Metadata}); err != nil {
-		fmt.Fprintf(os.Stderr, "ipclab: cannot show the cell's value: %v\n", err)
+	if v != nil && host.Result != nil {
+		host.Result(v)
 	}
 }
 
@@ -94,9 +115,10 @@ func Result(v any) {
 // types declared in earlier cells.
 func Ptr[T any](v T) *T { return &v }
 
-var goPanics struct {
-	sync.Mutex
-	first *cellio.Message
+// Zero sets *p to its zero value; generated code uses it for var x T.
+func Zero[T any](p *T) {
+	var z T
+	*p = z
 }
 
 // Go runs f on a new goroutine that reports a panic instead of ending the
@@ -111,87 +133,83 @@ func Go(f func()) {
 			if _, ok := r.(Interrupted); ok {
 				return
 			}
-			msg := fmt.Sprintf("panic in goroutine: %v\n\n%s", r, debug.Stack())
-			goPanics.Lock()
-			if goPanics.first == nil {
-				goPanics.first = &cellio.Message{Kind: cellio.KindDone, Extra: map[string]string{
-					"ename": "panic", "evalue": fmt.Sprint(r), "stack": msg}}
+			if host.GoroutinePanic != nil {
+				host.GoroutinePanic(r, Stack())
 			}
-			goPanics.Unlock()
-			fmt.Fprintf(os.Stderr, "%s\n", msg)
 		}()
 		f()
 	}()
 }
 
-func takeGoroutinePanic() *cellio.Message {
-	goPanics.Lock()
-	defer goPanics.Unlock()
-	m := goPanics.first
-	goPanics.first = nil
-	return m
-}
-
-// runCell calls run on a goroutine locked to its own OS thread (so that an
-// interrupt can tell the cell's goroutine from the others) and returns how it
-// ended.
-func runCell(run func()) (out map[string]string) {
-	done := make(chan map[string]string, 1)
-	go func() {
-		runtime.LockOSThread()
-		// The thread is never unlocked: it dies with the goroutine, taking any
-		// state an interrupted cell left on it.
-		cellThread.Store(int64(gettid()))
-		defer func() {
-			cellThread.Store(0)
-			r := recover()
-			if r == nil {
-				done <- nil
-				return
-			}
-			switch v := r.(type) {
-			case Interrupted:
-				done <- map[string]string{"ename": "KeyboardInterrupt", "evalue": "the cell was interrupted"}
-			case ExitCalled:
-				done <- map[string]string{"ename": "Exit", "evalue": fmt.Sprintf("the cell called os.Exit(%d); the session goes on", v.Code)}
-			default:
-				done <- map[string]string{"ename": "panic", "evalue": fmt.Sprint(r), "stack": string(debug.Stack())}
-			}
-		}()
-		run()
-	}()
-	return <-done
-}
-
-// Zero sets *p to its zero value; generated code uses it for var x T.
-func Zero[T any](p *T) {
-	var z T
-	*p = z
+// Stack is the calling goroutine's stack, as runtime/debug.Stack gives it.
+func Stack() []byte {
+	buf := make([]byte, 4096)
+	for {
+		n := runtime.Stack(buf, false)
+		if n < len(buf) {
+			return buf[:n]
+		}
+		buf = make([]byte, 2*len(buf))
+	}
 }
 
 // Fatal replaces log.Fatal in cells.
-func Fatal(v ...any) {
-	log.Output(2, fmt.Sprint(v...))
-	panic(ExitCalled{Code: 1})
-}
+func Fatal(v ...any) { fatal("", "", v) }
 
 // Fatalf replaces log.Fatalf in cells.
-func Fatalf(format string, v ...any) {
-	log.Output(2, fmt.Sprintf(format, v...))
-	panic(ExitCalled{Code: 1})
-}
+func Fatalf(format string, v ...any) { fatal("f", format, v) }
 
 // Fatalln replaces log.Fatalln in cells.
-func Fatalln(v ...any) {
-	log.Output(2, fmt.Sprintln(v...))
+func Fatalln(v ...any) { fatal("ln", "", v) }
+
+func fatal(kind, format string, v []any) {
+	if host.Log != nil {
+		host.Log(kind, format, v)
+	}
 	panic(ExitCalled{Code: 1})
 }
 
 // Goexit replaces runtime.Goexit in cells: on the cell's own goroutine it
 // ends the cell (a real Goexit would leave the session waiting forever).
 func Goexit() {
-	if int64(gettid()) == cellThread.Load() {
+	if onCellThread() {
 		panic(ExitCalled{Code: 0})
 	}
 	runtime.Goexit()
+}
+
+var registry struct {
+	sync.RWMutex
+	syms map[string]map[string]any // package path → name → value (a pointer for variables)
+}
+
+// Export makes a package's functions, variables (as pointers) and typed
+// constants available to evaluated cells; generated cell packages call it
+// for themselves, and generated plugins for the packages they import.
+func Export(pkg string, syms map[string]any) {
+	registry.Lock()
+	defer registry.Unlock()
+	if registry.syms == nil {
+		registry.syms = map[string]map[string]any{}
+	}
+	if registry.syms[pkg] == nil {
+		registry.syms[pkg] = map[string]any{}
+	}
+	for k, v := range syms {
+		registry.syms[pkg][k] = v
+	}
+}
+
+// Symbol returns what Export registered for pkg and name.
+func Symbol(pkg, name string) (any, bool) {
+	registry.RLock()
+	defer registry.RUnlock()
+	v, ok := registry.syms[pkg][name]
+	return v, ok
+}
+
+func init() {
+	Export("github.com/ipclab/ipclab/display/cellrt", map[string]any{
+		"Sleep": Sleep, "Exit": Exit, "Fatal": Fatal, "Fatalf": Fatalf, "Fatalln": Fatalln, "Goexit": Goexit,
+	})
 }

@@ -31,7 +31,7 @@
 // //line directives keep every position in the cell's own terms. The package
 // and a two-line plugin main are compiled and linked by calling the compiler
 // and linker directly (go build for cgo cells), and the plugin is loaded into
-// the session process (display/cellrt.Serve), where the earlier cells'
+// the session process (display/cellhost.Serve), where the earlier cells'
 // packages are already loaded: one copy of each, one state.
 //
 // Where plugins cannot work, every cell instead builds one program that runs

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ipclab/ipclab/display/cellrt"
+	"github.com/ipclab/ipclab/display/cellhost"
 )
 
 // rtName is the import name of package cellrt in generated code.
@@ -228,7 +228,7 @@ func (t *translator) generate(c *checked) (*translation, []sourceError, error) {
 		plugin += "\t" + rtName + " " + strconv.Quote(cellrtPath) + "\n\t" + strings.Join(tableImports, "\n\t") + "\n"
 	}
 	plugin += ")\n\n" + tables + "\nfunc Run() { cell.Run() }\n"
-	var program *cellrt.Program
+	var program *cellhost.Program
 	why := "the session cannot evaluate cells"
 	if t.evaluate {
 		program, why = g.lower()

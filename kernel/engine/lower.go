@@ -9,12 +9,12 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ipclab/ipclab/display/cellrt"
+	"github.com/ipclab/ipclab/display/cellhost"
 )
 
 // Cells that declare nothing and only read, assign and call what earlier
 // cells and imported packages already loaded into the session are not
-// compiled: they are lowered to a cellrt.Program, which the session process
+// compiled: they are lowered to a cellhost.Program, which the session process
 // evaluates with reflect (see display/cellrt/eval.go). Lowering accepts only
 // what the evaluator does exactly as compiled Go would; anything else is
 // compiled as usual, and so is a Program whose symbols the session lacks.
@@ -27,7 +27,7 @@ type lowerer struct {
 	why string // the first reason the cell must be compiled
 }
 
-func (l *lowerer) no(format string, args ...any) *cellrt.Expr {
+func (l *lowerer) no(format string, args ...any) *cellhost.Expr {
 	if l.why == "" {
 		l.why = fmt.Sprintf(format, args...)
 	}
@@ -35,7 +35,7 @@ func (l *lowerer) no(format string, args ...any) *cellrt.Expr {
 }
 
 // lower returns the cell as a Program, or nil and why it must be compiled.
-func (g *generator) lower() (*cellrt.Program, string) {
+func (g *generator) lower() (*cellhost.Program, string) {
 	c := g.c
 	for _, it := range c.items {
 		if it.kind == itemDecl {
@@ -46,7 +46,7 @@ func (g *generator) lower() (*cellrt.Program, string) {
 		return nil, "no statements"
 	}
 	l := &lowerer{g: g}
-	p := &cellrt.Program{File: g.t.lineDir}
+	p := &cellhost.Program{File: g.t.lineDir}
 	last := lastStmt(c)
 	for _, s := range c.runBody.List {
 		if !g.inCell(s.Pos()) {
@@ -65,16 +65,16 @@ func (g *generator) lower() (*cellrt.Program, string) {
 	return p, ""
 }
 
-func (l *lowerer) stmt(s ast.Stmt, last bool) *cellrt.Stmt {
+func (l *lowerer) stmt(s ast.Stmt, last bool) *cellhost.Stmt {
 	info := l.g.c.info
 	switch s := s.(type) {
 	case *ast.EmptyStmt:
 		return nil
 	case *ast.ExprStmt:
 		if last && !l.g.t.silent && l.g.isValueExpr(s.X) {
-			return &cellrt.Stmt{Op: "result", Rhs: []*cellrt.Expr{l.expr(s.X, nil)}}
+			return &cellhost.Stmt{Op: "result", Rhs: []*cellhost.Expr{l.expr(s.X, nil)}}
 		}
-		return &cellrt.Stmt{Op: "expr", Rhs: []*cellrt.Expr{l.multi(s.X)}}
+		return &cellhost.Stmt{Op: "expr", Rhs: []*cellhost.Expr{l.multi(s.X)}}
 	case *ast.SendStmt:
 		ch := info.Types[s.Chan].Type
 		ct, ok := ch.Underlying().(*types.Chan)
@@ -82,13 +82,13 @@ func (l *lowerer) stmt(s ast.Stmt, last bool) *cellrt.Stmt {
 			l.no("a send on a %s", ch)
 			return nil
 		}
-		return &cellrt.Stmt{Op: "send", Lhs: []*cellrt.Expr{l.expr(s.Chan, nil)}, Rhs: []*cellrt.Expr{l.expr(s.Value, ct.Elem())}}
+		return &cellhost.Stmt{Op: "send", Lhs: []*cellhost.Expr{l.expr(s.Chan, nil)}, Rhs: []*cellhost.Expr{l.expr(s.Value, ct.Elem())}}
 	case *ast.IncDecStmt:
 		tok := "+"
 		if s.Tok == token.DEC {
 			tok = "-"
 		}
-		return &cellrt.Stmt{Op: "assign", Tok: tok, Lhs: []*cellrt.Expr{l.place(s.X)}}
+		return &cellhost.Stmt{Op: "assign", Tok: tok, Lhs: []*cellhost.Expr{l.place(s.X)}}
 	case *ast.AssignStmt:
 		return l.assign(s)
 	}
@@ -96,9 +96,9 @@ func (l *lowerer) stmt(s ast.Stmt, last bool) *cellrt.Stmt {
 	return nil
 }
 
-func (l *lowerer) assign(s *ast.AssignStmt) *cellrt.Stmt {
+func (l *lowerer) assign(s *ast.AssignStmt) *cellhost.Stmt {
 	info := l.g.c.info
-	st := &cellrt.Stmt{Op: "assign"}
+	st := &cellhost.Stmt{Op: "assign"}
 	switch {
 	case s.Tok == token.ASSIGN:
 	case s.Tok == token.DEFINE:
@@ -119,7 +119,7 @@ func (l *lowerer) assign(s *ast.AssignStmt) *cellrt.Stmt {
 			l.no("a comma-ok assignment")
 			return nil
 		}
-		st.Rhs = []*cellrt.Expr{l.multi(s.Rhs[0])}
+		st.Rhs = []*cellhost.Expr{l.multi(s.Rhs[0])}
 		return st
 	}
 	for i, r := range s.Rhs {
@@ -141,7 +141,7 @@ func isBlank(e ast.Expr) bool {
 }
 
 // place lowers the left side of an assignment.
-func (l *lowerer) place(e ast.Expr) *cellrt.Expr {
+func (l *lowerer) place(e ast.Expr) *cellhost.Expr {
 	switch x := ast.Unparen(e).(type) {
 	case *ast.Ident, *ast.SelectorExpr, *ast.IndexExpr, *ast.StarExpr:
 		return l.expr(x, nil)
@@ -150,7 +150,7 @@ func (l *lowerer) place(e ast.Expr) *cellrt.Expr {
 }
 
 // multi lowers an expression that may have several values (a call).
-func (l *lowerer) multi(e ast.Expr) *cellrt.Expr {
+func (l *lowerer) multi(e ast.Expr) *cellhost.Expr {
 	if call, ok := ast.Unparen(e).(*ast.CallExpr); ok {
 		return l.call(call)
 	}
@@ -160,7 +160,7 @@ func (l *lowerer) multi(e ast.Expr) *cellrt.Expr {
 // expr lowers an expression with one value; want is the type the value is
 // assigned to (nil where the expression's own type stands), which decides
 // whether an untyped nil or a constant of a named type can be made.
-func (l *lowerer) expr(e ast.Expr, want types.Type) *cellrt.Expr {
+func (l *lowerer) expr(e ast.Expr, want types.Type) *cellhost.Expr {
 	if l.why != "" {
 		return nil
 	}
@@ -173,7 +173,7 @@ func (l *lowerer) expr(e ast.Expr, want types.Type) *cellrt.Expr {
 		if want == nil {
 			return l.no("nil without a type")
 		}
-		return &cellrt.Expr{Op: "nil"}
+		return &cellhost.Expr{Op: "nil"}
 	}
 	if tv.Value != nil {
 		if sym := l.constSym(e); sym != nil {
@@ -197,7 +197,7 @@ func (l *lowerer) expr(e ast.Expr, want types.Type) *cellrt.Expr {
 		if sel == nil || sel.Kind() != types.FieldVal {
 			return l.no("a method value")
 		}
-		return &cellrt.Expr{Op: "field", X: l.expr(x.X, nil), Path: sel.Index()}
+		return &cellhost.Expr{Op: "field", X: l.expr(x.X, nil), Path: sel.Index()}
 	case *ast.CallExpr:
 		if t, ok := info.Types[x].Type.(*types.Tuple); ok && t.Len() != 1 {
 			return l.no("a call with %d values used as one", t.Len())
@@ -209,14 +209,14 @@ func (l *lowerer) expr(e ast.Expr, want types.Type) *cellrt.Expr {
 		}
 		xt := info.Types[x.X].Type
 		if m, ok := xt.Underlying().(*types.Map); ok {
-			return &cellrt.Expr{Op: "index", X: l.expr(x.X, nil), Y: l.expr(x.Index, m.Key())}
+			return &cellhost.Expr{Op: "index", X: l.expr(x.X, nil), Y: l.expr(x.Index, m.Key())}
 		}
-		return &cellrt.Expr{Op: "index", X: l.expr(x.X, nil), Y: l.expr(x.Index, nil)}
+		return &cellhost.Expr{Op: "index", X: l.expr(x.X, nil), Y: l.expr(x.Index, nil)}
 	case *ast.SliceExpr:
-		s := &cellrt.Expr{Op: "slice", X: l.expr(x.X, nil)}
+		s := &cellhost.Expr{Op: "slice", X: l.expr(x.X, nil)}
 		for _, b := range []struct {
 			e   ast.Expr
-			dst **cellrt.Expr
+			dst **cellhost.Expr
 		}{{x.Low, &s.Lo}, {x.High, &s.Hi}, {x.Max, &s.Max}} {
 			if b.e != nil {
 				*b.dst = l.expr(b.e, nil)
@@ -224,25 +224,25 @@ func (l *lowerer) expr(e ast.Expr, want types.Type) *cellrt.Expr {
 		}
 		return s
 	case *ast.StarExpr:
-		return &cellrt.Expr{Op: "deref", X: l.expr(x.X, nil)}
+		return &cellhost.Expr{Op: "deref", X: l.expr(x.X, nil)}
 	case *ast.UnaryExpr:
 		switch x.Op {
 		case token.AND:
 			switch ast.Unparen(x.X).(type) {
 			case *ast.Ident, *ast.SelectorExpr, *ast.IndexExpr, *ast.StarExpr:
-				return &cellrt.Expr{Op: "addr", X: l.expr(x.X, nil)}
+				return &cellhost.Expr{Op: "addr", X: l.expr(x.X, nil)}
 			}
 			return l.no("& of a %T", x.X)
 		case token.ARROW:
-			return &cellrt.Expr{Op: "recv", X: l.expr(x.X, nil)}
+			return &cellhost.Expr{Op: "recv", X: l.expr(x.X, nil)}
 		case token.SUB, token.ADD, token.NOT, token.XOR:
-			return &cellrt.Expr{Op: "unary", Tok: x.Op.String(), X: l.expr(x.X, nil)}
+			return &cellhost.Expr{Op: "unary", Tok: x.Op.String(), X: l.expr(x.X, nil)}
 		}
 		return l.no("unary %s", x.Op)
 	case *ast.BinaryExpr:
 		shift := x.Op == token.SHL || x.Op == token.SHR
 		xt, yt := info.Types[x.X].Type, info.Types[x.Y].Type
-		b := &cellrt.Expr{Op: "binary", Tok: x.Op.String()}
+		b := &cellhost.Expr{Op: "binary", Tok: x.Op.String()}
 		if shift {
 			if info.Types[x.X].Value != nil {
 				return l.no("a constant shifted by a variable")
@@ -258,7 +258,7 @@ func (l *lowerer) expr(e ast.Expr, want types.Type) *cellrt.Expr {
 
 // constSym lowers a reference to a constant of a named type (time.Second)
 // to the exported constant, which carries its type.
-func (l *lowerer) constSym(e ast.Expr) *cellrt.Expr {
+func (l *lowerer) constSym(e ast.Expr) *cellhost.Expr {
 	var id *ast.Ident
 	switch x := ast.Unparen(e).(type) {
 	case *ast.Ident:
@@ -277,7 +277,7 @@ func (l *lowerer) constSym(e ast.Expr) *cellrt.Expr {
 	return nil
 }
 
-func (l *lowerer) constant(tv types.TypeAndValue, want types.Type) *cellrt.Expr {
+func (l *lowerer) constant(tv types.TypeAndValue, want types.Type) *cellhost.Expr {
 	t := tv.Type
 	if b, ok := t.(*types.Basic); ok && b.Info()&types.IsUntyped != 0 {
 		t = types.Default(t)
@@ -290,7 +290,7 @@ func (l *lowerer) constant(tv types.TypeAndValue, want types.Type) *cellrt.Expr 
 	if !basic && (want == nil || types.IsInterface(want)) {
 		return l.no("a constant of type %s where no type is given", t)
 	}
-	e := &cellrt.Expr{Op: "const", Kind: b.Name(), Ctx: !basic}
+	e := &cellhost.Expr{Op: "const", Kind: b.Name(), Ctx: !basic}
 	v := tv.Value
 	switch {
 	case b.Info()&types.IsBoolean != 0:
@@ -327,7 +327,7 @@ func (l *lowerer) constant(tv types.TypeAndValue, want types.Type) *cellrt.Expr 
 
 // ident lowers a package-level function, variable or typed constant of a
 // cell or an imported package.
-func (l *lowerer) ident(id *ast.Ident, obj types.Object) *cellrt.Expr {
+func (l *lowerer) ident(id *ast.Ident, obj types.Object) *cellhost.Expr {
 	g := l.g
 	if obj == nil || obj.Pkg() == nil {
 		return l.no("%s", id.Name)
@@ -341,7 +341,7 @@ func (l *lowerer) ident(id *ast.Ident, obj types.Object) *cellrt.Expr {
 	}
 	switch o := obj.(type) {
 	case *types.Var:
-		return &cellrt.Expr{Op: "sym", Pkg: pkg, Name: name, Var: true}
+		return &cellhost.Expr{Op: "sym", Pkg: pkg, Name: name, Var: true}
 	case *types.Func:
 		if o.Type().(*types.Signature).TypeParams().Len() > 0 {
 			return l.no("the generic function %s", name)
@@ -349,14 +349,14 @@ func (l *lowerer) ident(id *ast.Ident, obj types.Object) *cellrt.Expr {
 		if repl, ok := runtimeCalls[pkg+"."+name]; ok {
 			pkg, name = cellrtPath, strings.TrimPrefix(repl, rtName+".")
 		}
-		return &cellrt.Expr{Op: "sym", Pkg: pkg, Name: name}
+		return &cellhost.Expr{Op: "sym", Pkg: pkg, Name: name}
 	case *types.Const:
-		return &cellrt.Expr{Op: "sym", Pkg: pkg, Name: name}
+		return &cellhost.Expr{Op: "sym", Pkg: pkg, Name: name}
 	}
 	return l.no("%s", name)
 }
 
-func (l *lowerer) call(call *ast.CallExpr) *cellrt.Expr {
+func (l *lowerer) call(call *ast.CallExpr) *cellhost.Expr {
 	info := l.g.c.info
 	fun := ast.Unparen(call.Fun)
 	ftv := info.Types[fun]
@@ -369,7 +369,7 @@ func (l *lowerer) call(call *ast.CallExpr) *cellrt.Expr {
 		if !ok || len(call.Args) != 1 {
 			return l.no("a conversion to %s", ftv.Type)
 		}
-		return &cellrt.Expr{Op: "conv", Kind: b.Name(), X: l.expr(call.Args[0], nil)}
+		return &cellhost.Expr{Op: "conv", Kind: b.Name(), X: l.expr(call.Args[0], nil)}
 	case ftv.IsBuiltin():
 		return l.builtin(call, fun)
 	}
@@ -380,7 +380,7 @@ func (l *lowerer) call(call *ast.CallExpr) *cellrt.Expr {
 	if !ok {
 		return l.no("a call of %s", ftv.Type)
 	}
-	c := &cellrt.Expr{Op: "call", Spread: call.Ellipsis.IsValid()}
+	c := &cellhost.Expr{Op: "call", Spread: call.Ellipsis.IsValid()}
 	if sel, ok := fun.(*ast.SelectorExpr); ok && info.Selections[sel] != nil {
 		s := info.Selections[sel]
 		if s.Kind() != types.MethodVal {
@@ -394,7 +394,7 @@ func (l *lowerer) call(call *ast.CallExpr) *cellrt.Expr {
 	if len(call.Args) == 1 {
 		if t, ok := info.Types[call.Args[0]].Type.(*types.Tuple); ok && t.Len() > 1 {
 			c.Tuple = true
-			c.Args = []*cellrt.Expr{l.multi(call.Args[0])}
+			c.Args = []*cellhost.Expr{l.multi(call.Args[0])}
 			return c
 		}
 	}
@@ -415,7 +415,7 @@ func (l *lowerer) call(call *ast.CallExpr) *cellrt.Expr {
 	return c
 }
 
-func (l *lowerer) method(sel *ast.SelectorExpr, s *types.Selection) *cellrt.Expr {
+func (l *lowerer) method(sel *ast.SelectorExpr, s *types.Selection) *cellhost.Expr {
 	fn := s.Obj().(*types.Func)
 	name := fn.Name()
 	if fn.Pkg() == l.g.c.pkg {
@@ -428,25 +428,25 @@ func (l *lowerer) method(sel *ast.SelectorExpr, s *types.Selection) *cellrt.Expr
 	xt := l.g.c.info.Types[sel.X].Type
 	_, xPtr := xt.Underlying().(*types.Pointer)
 	addr := ptrRecv && !xPtr && !types.IsInterface(xt)
-	return &cellrt.Expr{Op: "method", X: l.expr(sel.X, nil), Name: name, Addr: addr}
+	return &cellhost.Expr{Op: "method", X: l.expr(sel.X, nil), Name: name, Addr: addr}
 }
 
-func (l *lowerer) builtin(call *ast.CallExpr, fun ast.Expr) *cellrt.Expr {
+func (l *lowerer) builtin(call *ast.CallExpr, fun ast.Expr) *cellhost.Expr {
 	id, _ := fun.(*ast.Ident)
 	if id == nil {
 		return l.no("a builtin")
 	}
 	info := l.g.c.info
-	b := &cellrt.Expr{Op: "builtin", Name: id.Name, Spread: call.Ellipsis.IsValid()}
+	b := &cellhost.Expr{Op: "builtin", Name: id.Name, Spread: call.Ellipsis.IsValid()}
 	switch id.Name {
 	case "len", "cap":
-		b.Args = []*cellrt.Expr{l.expr(call.Args[0], nil)}
+		b.Args = []*cellhost.Expr{l.expr(call.Args[0], nil)}
 	case "append":
 		st, ok := info.Types[call.Args[0]].Type.Underlying().(*types.Slice)
 		if !ok {
 			return l.no("append to %s", info.Types[call.Args[0]].Type)
 		}
-		b.Args = []*cellrt.Expr{l.expr(call.Args[0], nil)}
+		b.Args = []*cellhost.Expr{l.expr(call.Args[0], nil)}
 		for _, a := range call.Args[1:] {
 			want := st.Elem()
 			if b.Spread {
@@ -462,12 +462,12 @@ func (l *lowerer) builtin(call *ast.CallExpr, fun ast.Expr) *cellrt.Expr {
 		if !ok {
 			return l.no("delete")
 		}
-		b.Args = []*cellrt.Expr{l.expr(call.Args[0], nil), l.expr(call.Args[1], mt.Key())}
+		b.Args = []*cellhost.Expr{l.expr(call.Args[0], nil), l.expr(call.Args[1], mt.Key())}
 	case "panic":
 		if info.Types[call.Args[0]].IsNil() {
 			return l.no("panic(nil)")
 		}
-		b.Args = []*cellrt.Expr{l.expr(call.Args[0], types.Universe.Lookup("any").Type())}
+		b.Args = []*cellhost.Expr{l.expr(call.Args[0], types.Universe.Lookup("any").Type())}
 	default:
 		return l.no("the builtin %s", id.Name)
 	}

@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/ipclab/ipclab/display/cellrt"
+	"github.com/ipclab/ipclab/display/cellhost"
 	"github.com/ipclab/ipclab/internal/cellio"
 )
 
@@ -29,6 +29,7 @@ type session struct {
 	exited chan struct{}
 	// preludeLoaded is set once the prelude plugin was sent to the process.
 	preludeLoaded bool
+	sendMu        sync.Mutex // one command line at a time
 	waitErr       error
 
 	mu      sync.Mutex
@@ -81,7 +82,7 @@ func startSession(host, dir string, env []string, sink Output) (*session, error)
 	cmd.Dir = dir
 	cmd.Env = env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdinR, outW, errW
-	cmd.ExtraFiles = []*os.File{cmdR} // fd 3 = cellrt.CommandFD
+	cmd.ExtraFiles = []*os.File{cmdR} // fd 3 = cellhost.CommandFD
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start session process %s: %w", host, err)
@@ -198,7 +199,7 @@ var errSessionDied = errors.New("the session process ended")
 // run sends one command (run a plugin, evaluate a program, load a plugin)
 // and answers the cell's reads of standard input until the cell ends, ctx is
 // cancelled (interrupt) or the process dies.
-func (s *session) run(ctx context.Context, cmd cellrt.Command, out Output, allowStdin bool) (*runningCell, error) {
+func (s *session) run(ctx context.Context, cmd cellhost.Command, out Output, allowStdin bool) (*runningCell, error) {
 	cell := &runningCell{id: cmd.ID, doneOut: make(chan struct{}), doneErr: make(chan struct{})}
 	s.mu.Lock()
 	s.cell, s.sink = cell, out
@@ -239,7 +240,7 @@ func (s *session) run(ctx context.Context, cmd cellrt.Command, out Output, allow
 		case <-ctx.Done():
 			if !interrupted {
 				interrupted = true
-				s.send(cellrt.Command{Op: "interrupt"})
+				s.send(cellhost.Command{Op: "interrupt"})
 				grace = time.After(600 * time.Millisecond)
 			}
 		case <-grace:
@@ -256,8 +257,10 @@ func (s *session) run(ctx context.Context, cmd cellrt.Command, out Output, allow
 	}
 }
 
-func (s *session) send(c cellrt.Command) error {
+func (s *session) send(c cellhost.Command) error {
 	b, _ := json.Marshal(c)
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
 	if _, err := s.cmds.Write(append(b, '\n')); err != nil {
 		return fmt.Errorf("send %s to the session process: %w", c.Op, err)
 	}
@@ -331,8 +334,8 @@ func (s *session) stderrTail() string {
 	return string(s.stderr.b)
 }
 
-func setenvCommand(name, value string) cellrt.Command {
-	return cellrt.Command{Op: "setenv", Name: name, Value: value}
+func setenvCommand(name, value string) cellhost.Command {
+	return cellhost.Command{Op: "setenv", Name: name, Value: value}
 }
 
 func closed(ch chan struct{}) bool {

@@ -14,7 +14,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ipclab/ipclab/display/cellrt"
+	"github.com/ipclab/ipclab/display/cellhost"
 )
 
 // checkFile is the name of the current cell's source in the type checker.
@@ -39,7 +39,7 @@ type translation struct {
 	newImports   map[string]string // imports this cell adds to the session
 	// eval is the cell lowered for evaluation without a build, nil when it
 	// must be compiled (evalWhy says why).
-	eval    *cellrt.Program
+	eval    *cellhost.Program
 	evalWhy string
 	// exported are the packages whose whole export table the plugin adds.
 	exported []string

@@ -1,14 +1,26 @@
-package cellrt
+// Package cellhost is the main loop of ipclab's session process, the
+// long-lived program into which the kernel loads every cell: it reads the
+// kernel's commands, loads each cell's plugin and runs it (or evaluates a
+// lowered cell, see Program), and reports each cell's value and end on
+// standard output, framed by internal/cellio so that they stay in order with
+// what the cell printed. It installs itself into package cellrt, which is
+// all that generated cells link. Neither users nor cells import it.
+package cellhost
 
 import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"log"
 	"os"
 	"plugin"
+	"runtime"
 	"strconv"
+	"sync"
 	"syscall"
 
+	"github.com/ipclab/ipclab/display"
+	"github.com/ipclab/ipclab/display/cellrt"
 	"github.com/ipclab/ipclab/internal/cellio"
 )
 
@@ -18,9 +30,9 @@ const CommandFD = 3
 
 // Command is one request from the kernel to the session process.
 type Command struct {
-	Op     string `json:"op"` // "run", "load", "eval", "interrupt" or "setenv"
+	Op     string `json:"op"` // "run", "eval", "preload", "interrupt" or "setenv"
 	ID     int    `json:"id"`
-	Plugin string `json:"plugin,omitempty"` // run, load
+	Plugin string `json:"plugin,omitempty"` // run, preload
 	// Program is the cell to evaluate (eval). A done record whose ename is
 	// "Unresolved" means nothing ran: the kernel compiles the cell instead.
 	Program *Program `json:"program,omitempty"`
@@ -33,15 +45,20 @@ type Command struct {
 // After each cell it writes a done record on standard output and standard
 // error, so that the kernel knows it has all the cell's output.
 func Serve() {
+	install()
 	cmds := make(chan Command)
 	go readCommands(cmds)
 	for c := range cmds {
-		interrupted.Store(0)
+		cellrt.Interrupt(false)
 		switch c.Op {
 		case "run":
 			reportDone(c.ID, runPlugin(c.Plugin))
-		case "load":
-			reportDone(c.ID, loadPlugin(c.Plugin))
+		case "preload":
+			// Nobody waits for it: a plugin that does not load only leaves
+			// its symbols out, and evaluated cells then fall back to compiling.
+			if _, err := plugin.Open(c.Plugin); err != nil {
+				fmt.Fprintf(os.Stderr, "ipclab session: preload %s: %v\n", c.Plugin, err)
+			}
 		case "eval":
 			reportDone(c.ID, evalProgram(c.Program))
 		}
@@ -59,7 +76,7 @@ func readCommands(cmds chan<- Command) {
 		}
 		switch c.Op {
 		case "interrupt":
-			interrupted.Store(1)
+			cellrt.Interrupt(true)
 			continue
 		case "setenv":
 			os.Setenv(c.Name, c.Value)
@@ -67,15 +84,6 @@ func readCommands(cmds chan<- Command) {
 		}
 		cmds <- c
 	}
-}
-
-// loadPlugin loads a plugin that only exports symbols (its init functions
-// call Export) and has nothing to run.
-func loadPlugin(path string) map[string]string {
-	if _, err := plugin.Open(path); err != nil {
-		return map[string]string{"ename": "LoadError", "evalue": err.Error()}
-	}
-	return nil
 }
 
 func runPlugin(path string) map[string]string {
@@ -99,6 +107,7 @@ func runPlugin(path string) map[string]string {
 // earlier cells again with their output discarded (recomputing their
 // values), then runs the new cell and reports its end as Serve does.
 func Replay(earlier []func(), cell func()) {
+	install()
 	cmds := make(chan Command)
 	go readCommands(cmds)
 	c, ok := <-cmds
@@ -156,4 +165,89 @@ func replaySilently(earlier []func()) map[string]string {
 		}
 	}
 	return nil
+}
+
+// install makes this process the host of cellrt's cells.
+func install() {
+	cellrt.Install(cellrt.Host{
+		Result:         showResult,
+		GoroutinePanic: goroutinePanicked,
+		Log: func(kind, format string, v []any) {
+			switch kind {
+			case "f":
+				log.Output(4, fmt.Sprintf(format, v...))
+			case "ln":
+				log.Output(4, fmt.Sprintln(v...))
+			default:
+				log.Output(4, fmt.Sprint(v...))
+			}
+		},
+		ThreadID: func() int64 { return int64(gettid()) },
+	})
+}
+
+// showResult writes v as the cell's execute_result.
+func showResult(v any) {
+	d := display.Bundle(v)
+	if err := cellio.Write(os.Stdout, cellio.Message{Kind: cellio.KindResult, Data: d.Data, Metadata: d.Metadata}); err != nil {
+		fmt.Fprintf(os.Stderr, "ipclab: cannot show the cell's value: %v\n", err)
+	}
+}
+
+var goPanics struct {
+	sync.Mutex
+	first *cellio.Message
+}
+
+// goroutinePanicked keeps the first panic of a cell's goroutines for the
+// cell's report and prints every one on standard error.
+func goroutinePanicked(r any, stack []byte) {
+	msg := fmt.Sprintf("panic in goroutine: %v\n\n%s", r, stack)
+	goPanics.Lock()
+	if goPanics.first == nil {
+		goPanics.first = &cellio.Message{Kind: cellio.KindDone, Extra: map[string]string{
+			"ename": "panic", "evalue": fmt.Sprint(r), "stack": msg}}
+	}
+	goPanics.Unlock()
+	fmt.Fprintf(os.Stderr, "%s\n", msg)
+}
+
+func takeGoroutinePanic() *cellio.Message {
+	goPanics.Lock()
+	defer goPanics.Unlock()
+	m := goPanics.first
+	goPanics.first = nil
+	return m
+}
+
+// runCell calls run on a goroutine locked to its own OS thread (so that an
+// interrupt can tell the cell's goroutine from the others) and returns how it
+// ended.
+func runCell(run func()) (out map[string]string) {
+	done := make(chan map[string]string, 1)
+	go func() {
+		runtime.LockOSThread()
+		// The thread is never unlocked: it dies with the goroutine, taking any
+		// state an interrupted cell left on it.
+		cellrt.SetCellThread(int64(gettid()))
+		defer func() {
+			cellrt.SetCellThread(0)
+			r := recover()
+			if r == nil {
+				done <- nil
+				return
+			}
+			switch v := r.(type) {
+			case cellrt.Interrupted:
+				done <- map[string]string{"ename": "KeyboardInterrupt", "evalue": "the cell was interrupted"}
+			case cellrt.ExitCalled:
+				os.Stdout.Sync()
+				done <- map[string]string{"ename": "Exit", "evalue": fmt.Sprintf("the cell called os.Exit(%d); the session goes on", v.Code)}
+			default:
+				done <- map[string]string{"ename": "panic", "evalue": fmt.Sprint(r), "stack": string(cellrt.Stack())}
+			}
+		}()
+		run()
+	}()
+	return <-done
 }

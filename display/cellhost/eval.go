@@ -1,12 +1,13 @@
-package cellrt
+package cellhost
 
 import (
 	"fmt"
 	"math"
 	"reflect"
 	"strconv"
-	"sync"
 	"unsafe"
+
+	"github.com/ipclab/ipclab/display/cellrt"
 )
 
 // A cell that declares nothing and only reads, assigns and calls what is
@@ -70,41 +71,6 @@ type Expr struct {
 	Max    *Expr   `json:"max,omitempty"`
 }
 
-var registry struct {
-	sync.RWMutex
-	syms map[string]map[string]any // package path → name → value (a pointer for variables)
-}
-
-// Export makes a package's functions, variables (as pointers) and typed
-// constants available to evaluated cells; generated plugins call it for their
-// cell's package and for the packages they import.
-func Export(pkg string, syms map[string]any) {
-	registry.Lock()
-	defer registry.Unlock()
-	if registry.syms == nil {
-		registry.syms = map[string]map[string]any{}
-	}
-	if registry.syms[pkg] == nil {
-		registry.syms[pkg] = map[string]any{}
-	}
-	for k, v := range syms {
-		registry.syms[pkg][k] = v
-	}
-}
-
-// Exported reports whether a package's symbols have been exported.
-func Exported(pkg string) bool {
-	registry.RLock()
-	defer registry.RUnlock()
-	return registry.syms[pkg] != nil
-}
-
-func init() {
-	Export("github.com/ipclab/ipclab/display/cellrt", map[string]any{
-		"Sleep": Sleep, "Exit": Exit, "Fatal": Fatal, "Fatalf": Fatalf, "Fatalln": Fatalln, "Goexit": Goexit,
-	})
-}
-
 // errUnresolved means a Program names a symbol the session does not have:
 // the kernel then compiles the cell instead.
 type errUnresolved struct{ pkg, name string }
@@ -116,8 +82,6 @@ func (e errUnresolved) Error() string {
 // resolve looks up every symbol before anything runs, so that a Program that
 // cannot be evaluated has no effects.
 func (p *Program) resolve() (map[*Expr]reflect.Value, error) {
-	registry.RLock()
-	defer registry.RUnlock()
 	syms := map[*Expr]reflect.Value{}
 	var err error
 	var walk func(e *Expr)
@@ -126,7 +90,7 @@ func (p *Program) resolve() (map[*Expr]reflect.Value, error) {
 			return
 		}
 		if e.Op == "sym" {
-			v, ok := registry.syms[e.Pkg][e.Name]
+			v, ok := cellrt.Symbol(e.Pkg, e.Name)
 			if !ok {
 				err = errUnresolved{e.Pkg, e.Name}
 				return
@@ -199,7 +163,7 @@ func (ev *evaluator) stmt(s *Stmt) {
 		ev.multi(s.Rhs[0])
 	case "result":
 		v := ev.value(s.Rhs[0], nil)
-		Result(exported(v).Interface())
+		cellrt.Result(exported(v).Interface())
 	case "send":
 		ch := ev.value(s.Lhs[0], nil)
 		if ch.IsNil() {
