@@ -445,7 +445,10 @@ func (ev *evaluator) index(e *Expr) reflect.Value {
 		x = x.Elem()
 	}
 	i := toInt(ev.value(e.Y, nil))
-	if i < 0 || i >= int64(x.Len()) {
+	if i < 0 {
+		panic(runtimeError(fmt.Sprintf("index out of range [%d]", i)))
+	}
+	if i >= int64(x.Len()) {
 		panic(runtimeError(fmt.Sprintf("index out of range [%d] with length %d", i, x.Len())))
 	}
 	return exported(x.Index(int(i)))
@@ -464,9 +467,9 @@ func (ev *evaluator) slice(e *Expr) reflect.Value {
 		c.Set(x)
 		x = c
 	}
-	capacity := x.Len()
-	if x.Kind() != reflect.String {
-		capacity = x.Cap()
+	capacity, what := x.Len(), "length"
+	if x.Kind() == reflect.Slice {
+		capacity, what = x.Cap(), "capacity"
 	}
 	lo, hi, max := int64(0), int64(x.Len()), int64(capacity)
 	if e.Lo != nil {
@@ -478,23 +481,36 @@ func (ev *evaluator) slice(e *Expr) reflect.Value {
 	if e.Max != nil {
 		max = toInt(ev.value(e.Max, nil))
 	}
-	switch {
-	case max < 0 || max > int64(capacity):
-		panic(runtimeError(fmt.Sprintf("slice bounds out of range [::%d] with capacity %d", max, capacity)))
-	case hi < 0 || hi > max:
-		if e.Max != nil {
-			panic(runtimeError(fmt.Sprintf("slice bounds out of range [:%d:%d]", hi, max)))
-		}
-		what := "capacity"
-		if x.Kind() == reflect.String {
-			what = "length"
-		}
-		panic(runtimeError(fmt.Sprintf("slice bounds out of range [:%d] with %s %d", hi, what, capacity)))
-	case lo < 0 || lo > hi:
-		panic(runtimeError(fmt.Sprintf("slice bounds out of range [%d:%d]", lo, hi)))
+	// The checks and words of the Go runtime's bounds errors, in its order.
+	bounds := func(format string, args ...any) {
+		panic(runtimeError("slice bounds out of range " + fmt.Sprintf(format, args...)))
 	}
 	if e.Max != nil {
+		switch {
+		case max < 0:
+			bounds("[::%d]", max)
+		case max > int64(capacity):
+			bounds("[::%d] with %s %d", max, what, capacity)
+		case hi < 0:
+			bounds("[:%d:]", hi)
+		case hi > max:
+			bounds("[:%d:%d]", hi, max)
+		case lo < 0:
+			bounds("[%d::]", lo)
+		case lo > hi:
+			bounds("[%d:%d:]", lo, hi)
+		}
 		return x.Slice3(int(lo), int(hi), int(max))
+	}
+	switch {
+	case hi < 0:
+		bounds("[:%d]", hi)
+	case hi > int64(capacity):
+		bounds("[:%d] with %s %d", hi, what, capacity)
+	case lo < 0:
+		bounds("[%d:]", lo)
+	case lo > hi:
+		bounds("[%d:%d]", lo, hi)
 	}
 	return x.Slice(int(lo), int(hi))
 }

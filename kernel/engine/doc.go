@@ -26,13 +26,29 @@
 //     percent of plain Go), go statements report
 //     panics instead of ending the session, and os.Exit, log.Fatal and
 //     time.Sleep call the cellrt runtime instead;
-//   - the trailing expression is passed to cellrt.Result.
+//   - the trailing expression is passed to cellrt.Result;
+//   - an init function exports the package's functions and variables, for
+//     the cells that are evaluated instead of compiled.
 //
 // //line directives keep every position in the cell's own terms. The package
 // and a two-line plugin main are compiled and linked by calling the compiler
 // and linker directly (go build for cgo cells), and the plugin is loaded into
 // the session process (display/cellhost.Serve), where the earlier cells'
 // packages are already loaded: one copy of each, one state.
+//
+// # Cells that need no build
+//
+// A cell that declares nothing and only reads, assigns, sends, receives and
+// calls what is already loaded (x, n++; n, p.norm(), fmt.Println(x)) is not
+// compiled: lower.go turns its type-checked syntax into a cellhost.Program,
+// which the session process evaluates with reflect in about a millisecond.
+// To reach earlier cells' names, every cell package exports its functions
+// and variables to cellrt at init, each plugin exports the packages its cell
+// imported, and a prelude plugin built at start exports fmt, strings, math,
+// time, os, display, ipc, plots and a few more. Lowering takes only what the
+// evaluator does exactly as compiled Go (the tests run every such cell both
+// ways and compare); the rest, and a program naming a symbol the session
+// does not have, is compiled.
 //
 // Where plugins cannot work, every cell instead builds one program that runs
 // all kept cells again with their output hidden (Options.Rebuild).
