@@ -767,126 +767,72 @@ func binary(tok string, x, y reflect.Value) reflect.Value {
 	r := reflect.New(x.Type()).Elem()
 	switch k := x.Kind(); {
 	case isSigned(k):
-		a := x.Int()
-		if tok == "<<" || tok == ">>" {
-			n := shiftCount(y)
-			if tok == "<<" {
-				r.SetInt(a << n)
-			} else {
-				r.SetInt(a >> n)
-			}
-			return r
-		}
-		b := y.Int()
-		switch tok {
-		case "+":
-			r.SetInt(a + b)
-		case "-":
-			r.SetInt(a - b)
-		case "*":
-			r.SetInt(a * b)
-		case "/":
-			if b == 0 {
-				panic(runtimeError("integer divide by zero"))
-			}
-			if b == -1 {
-				r.SetInt(-a) // the most negative value wraps, as in Go
-			} else {
-				r.SetInt(a / b)
-			}
-		case "%":
-			if b == 0 {
-				panic(runtimeError("integer divide by zero"))
-			}
-			if b == -1 {
-				r.SetInt(0)
-			} else {
-				r.SetInt(a % b)
-			}
-		case "&":
-			r.SetInt(a & b)
-		case "|":
-			r.SetInt(a | b)
-		case "^":
-			r.SetInt(a ^ b)
-		case "&^":
-			r.SetInt(a &^ b)
-		default:
-			panic("ipclab: cannot evaluate " + tok)
-		}
+		r.SetInt(integer(tok, x.Int(), y, reflect.Value.Int))
 	case isUnsigned(k):
-		a := x.Uint()
-		if tok == "<<" || tok == ">>" {
-			n := shiftCount(y)
-			if tok == "<<" {
-				r.SetUint(a << n)
-			} else {
-				r.SetUint(a >> n)
-			}
-			return r
-		}
-		b := y.Uint()
-		switch tok {
-		case "+":
-			r.SetUint(a + b)
-		case "-":
-			r.SetUint(a - b)
-		case "*":
-			r.SetUint(a * b)
-		case "/", "%":
-			if b == 0 {
-				panic(runtimeError("integer divide by zero"))
-			}
-			if tok == "/" {
-				r.SetUint(a / b)
-			} else {
-				r.SetUint(a % b)
-			}
-		case "&":
-			r.SetUint(a & b)
-		case "|":
-			r.SetUint(a | b)
-		case "^":
-			r.SetUint(a ^ b)
-		case "&^":
-			r.SetUint(a &^ b)
-		default:
-			panic("ipclab: cannot evaluate " + tok)
-		}
+		r.SetUint(integer(tok, x.Uint(), y, reflect.Value.Uint))
 	case k == reflect.Float32 || k == reflect.Float64:
-		a, b := x.Float(), y.Float()
-		switch tok {
-		case "+":
-			r.SetFloat(a + b)
-		case "-":
-			r.SetFloat(a - b)
-		case "*":
-			r.SetFloat(a * b)
-		case "/":
-			r.SetFloat(a / b)
-		default:
-			panic("ipclab: cannot evaluate " + tok)
-		}
+		// Rounding the float64 result to float32 on store gives the float32
+		// operation's result: float64 is wide enough for no double rounding.
+		r.SetFloat(arith(tok, x.Float(), y.Float()))
 	case k == reflect.Complex64 || k == reflect.Complex128:
-		a, b := x.Complex(), y.Complex()
-		switch tok {
-		case "+":
-			r.SetComplex(a + b)
-		case "-":
-			r.SetComplex(a - b)
-		case "*":
-			r.SetComplex(a * b)
-		case "/":
-			r.SetComplex(a / b)
-		default:
-			panic("ipclab: cannot evaluate " + tok)
-		}
+		r.SetComplex(arith(tok, x.Complex(), y.Complex()))
 	case k == reflect.String && tok == "+":
 		r.SetString(x.String() + y.String())
 	default:
 		panic("ipclab: cannot evaluate " + tok + " on " + x.Type().String())
 	}
 	return r
+}
+
+func arith[T float64 | complex128](tok string, a, b T) T {
+	switch tok {
+	case "+":
+		return a + b
+	case "-":
+		return a - b
+	case "*":
+		return a * b
+	case "/":
+		return a / b
+	}
+	panic("ipclab: cannot evaluate " + tok)
+}
+
+// integer computes a tok y in 64 bits; the caller's store truncates to the
+// operands' width, which is what Go's wrapping arithmetic gives.
+func integer[T int64 | uint64](tok string, a T, y reflect.Value, get func(reflect.Value) T) T {
+	switch tok {
+	case "<<":
+		return a << shiftCount(y)
+	case ">>":
+		return a >> shiftCount(y)
+	}
+	b := get(y)
+	switch tok {
+	case "+":
+		return a + b
+	case "-":
+		return a - b
+	case "*":
+		return a * b
+	case "/", "%":
+		if b == 0 {
+			panic(runtimeError("integer divide by zero"))
+		}
+		if tok == "/" {
+			return a / b
+		}
+		return a % b
+	case "&":
+		return a & b
+	case "|":
+		return a | b
+	case "^":
+		return a ^ b
+	case "&^":
+		return a &^ b
+	}
+	panic("ipclab: cannot evaluate " + tok)
 }
 
 func shiftCount(y reflect.Value) uint64 {

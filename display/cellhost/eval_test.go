@@ -37,11 +37,11 @@ func TestBinaryMatchesGo(t *testing.T) {
 	}
 }
 
-type integer interface {
+type fixed interface {
 	~int8 | ~int16 | ~int32 | ~int64 | ~uint8 | ~uint16 | ~uint32 | ~uint64
 }
 
-func checkInts[T integer](t *testing.T, a, b T) {
+func checkInts[T fixed](t *testing.T, a, b T) {
 	t.Helper()
 	want := map[string]T{"+": a + b, "-": a - b, "*": a * b, "&": a & b, "|": a | b, "^": a ^ b, "&^": a &^ b}
 	if b != 0 {
