@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -171,5 +172,40 @@ func TestPreludeEvaluatesCommonPackages(t *testing.T) {
 		if c.out != "" && rec.out() != c.out {
 			t.Errorf("%q printed %q, want %q", c.code, rec.out(), c.out)
 		}
+	}
+}
+
+// An evaluated cell is interrupted as a compiled one is: a call into a cell's
+// loop stops at its check and values stay; a receive nobody answers ends
+// with a restart of the session process.
+func TestInterruptEvaluatedCells(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds plugins")
+	}
+	s := newSession(t)
+	s.ok("kept := 41\nch := make(chan int)\nfunc spin() { for {} }")
+	interrupt := func(code string) (engine.Result, time.Duration) {
+		s.count++
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan engine.Result)
+		go func() { done <- s.e.Execute(ctx, engine.Request{Code: code, Count: s.count}, &recorder{}) }()
+		time.Sleep(time.Second)
+		start := time.Now()
+		cancel()
+		return <-done, time.Since(start)
+	}
+	res, took := interrupt("kept++; spin()")
+	if res.Err == nil || res.Err.Name != "KeyboardInterrupt" || strings.Contains(res.Err.Value, "restarted") || took > time.Second || !res.Evaluated {
+		t.Fatalf("spin(): %+v after %v (evaluated %v), want an evaluated cell's KeyboardInterrupt within a second and no restart", res.Err, took, res.Evaluated)
+	}
+	if v, _ := s.ok("kept"); v != "42" {
+		t.Fatalf("kept = %q after the interrupt, want 42", v)
+	}
+	res, took = interrupt("<-ch")
+	if res.Err == nil || !strings.Contains(res.Err.Value, "restarted") || took > 1500*time.Millisecond {
+		t.Fatalf("<-ch: %+v after %v, want a restart within 1.5 s", res.Err, took)
+	}
+	if v, _ := s.ok("kept"); v != "0" {
+		t.Fatalf("kept = %q after the restart, want 0", v)
 	}
 }
