@@ -12,16 +12,17 @@ NOTEBOOK ?= notebooks/tour.ipynb
 GOPLS_VERSION := v0.23.0
 
 DEBIAN_PACKAGES := jupyter-notebook jupyter-server python3-jupyter-client python3-nbclient \
-	python3-nbconvert python3-jupyter-kernel-test iproute2 gcc make
+	python3-nbconvert python3-jupyter-kernel-test iproute2 gcc make chromium
 
 .PHONY: setup build install install-user demo html test lint bench bench-kernel gallery clean
 
-setup: ## install Debian's Jupyter, gcc, iproute2, the Go modules and gopls
+setup: ## install Debian's Jupyter, Chromium, gcc, iproute2, the Go modules and gopls
 	@echo "== setup: Debian packages: $(DEBIAN_PACKAGES)"
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBIAN_PACKAGES)
 	@echo "== setup: Go modules"
 	$(GO) mod download
+	cd tests/browser && $(GO) mod download
 	@echo "== setup: gopls $(GOPLS_VERSION) (completion and inspection in the kernel)"
 	GOFLAGS=-mod=mod $(GO) install golang.org/x/tools/gopls@$(GOPLS_VERSION)
 	@echo "== setup: done"
@@ -55,12 +56,15 @@ lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	@echo "== lint: go vet"
 	$(GO) vet ./...
+	cd tests/browser && $(GO) vet ./...
 
-test: lint ## everything CI runs: lint, unit tests, race tests, Jupyter clients, notebooks
+test: lint ## everything CI runs: lint, unit tests, race tests, Jupyter clients, notebooks, a browser
 	@echo "== test: ipc with the race detector"
 	$(GO) test -race -timeout 20m ./ipc/...
 	@echo "== test: all packages"
 	$(GO) test -timeout 60m ./...
+	@echo "== test: the tour in Chromium behind Jupyter Notebook (tests/browser)"
+	cd tests/browser && $(GO) test -timeout 20m ./...
 
 bench: ## Go benchmarks of ipc, and ipclab bench against the C probe (tables in ipc/README.md)
 	@echo "== bench: Go benchmarks of ipc"
