@@ -28,7 +28,9 @@ KINDS = [
     ("evaluated: n++; n", lambda i: "n++; n"),
     ("evaluated: p.norm()", lambda i: "p.norm()"),
     ("evaluated: fmt.Println(x, n)", lambda i: "fmt.Println(x, n)"),
-    ("compiled:  y_i := x (declares)", lambda i: f"y{i} := x"),
+    ("evaluated: y_i := x * 2", lambda i: f"y{i} := x * 2"),
+    ("compiled:  func f_i() int { return x }", lambda i: f"func f{i}() int {{ return x }}"),
+    ("compiled:  for loop over n", lambda i: "s := 0; for j := 0; j < n; j++ { s += j }; s"),
 ]
 
 
@@ -65,7 +67,7 @@ def main():
         for name, s in samples.items():
             s.sort()
             p90 = s[int(0.9 * (len(s) - 1))]
-            print(f"{name:32s} {len(s)} runs: median {statistics.median(s):.3f} s, "
+            print(f"{name:42s} {len(s)} runs: median {statistics.median(s):.3f} s, "
                   f"p90 {p90:.3f} s, min {s[0]:.3f} s, max {s[-1]:.3f} s")
     finally:
         kc.stop_channels()

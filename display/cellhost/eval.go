@@ -29,7 +29,7 @@ type Program struct {
 // Stmt is one statement of a Program.
 type Stmt struct {
 	Line int     `json:"line"`
-	Op   string  `json:"op"` // "expr", "result", "assign", "send"
+	Op   string  `json:"op"` // "expr", "result", "assign", "define", "send"
 	Lhs  []*Expr `json:"lhs,omitempty"`
 	Rhs  []*Expr `json:"rhs,omitempty"`
 	// Tok is the operator of x op= y and x++ (as "+"); "" for =.
@@ -39,6 +39,7 @@ type Stmt struct {
 // Expr is one expression of a Program. Op says which fields it uses:
 //
 //	sym     Pkg, Name: a registered function, constant or variable (Var)
+//	new     Pkg, Name: on the left of define, a session variable to create
 //	const   Kind, Val: a constant of a basic kind; Ctx: of a named type,
 //	        converted to the type its use needs
 //	nil     the nil of the type its use needs
@@ -83,13 +84,21 @@ func (e errUnresolved) Error() string {
 // cannot be evaluated has no effects.
 func (p *Program) resolve() (map[*Expr]reflect.Value, error) {
 	syms := map[*Expr]reflect.Value{}
+	defined := map[[2]string]bool{} // variables the program itself declares
+	for _, s := range p.Stmts {
+		for _, e := range s.Lhs {
+			if e != nil && e.Op == "new" {
+				defined[[2]string{e.Pkg, e.Name}] = true
+			}
+		}
+	}
 	var err error
 	var walk func(e *Expr)
 	walk = func(e *Expr) {
 		if e == nil || err != nil {
 			return
 		}
-		if e.Op == "sym" {
+		if e.Op == "sym" && !defined[[2]string{e.Pkg, e.Name}] {
 			v, ok := cellrt.Symbol(e.Pkg, e.Name)
 			if !ok {
 				err = errUnresolved{e.Pkg, e.Name}
@@ -170,7 +179,7 @@ func (ev *evaluator) stmt(s *Stmt) {
 			select {} // as Go does: a send on a nil channel blocks forever
 		}
 		ch.Send(ev.value(s.Rhs[0], ch.Type().Elem()))
-	case "assign":
+	case "assign", "define":
 		ev.assign(s)
 	default:
 		panic(fmt.Sprintf("ipclab: cannot evaluate a %q statement", s.Op))
@@ -193,7 +202,7 @@ func (ev *evaluator) assign(s *Stmt) {
 	}
 	dsts := make([]target, len(s.Lhs))
 	for i, l := range s.Lhs {
-		if l != nil {
+		if l != nil && l.Op != "new" {
 			dsts[i] = ev.target(l)
 		}
 	}
@@ -209,23 +218,29 @@ func (ev *evaluator) assign(s *Stmt) {
 			vals = append(vals, ev.value(r, t))
 		}
 	}
-	for i, d := range dsts {
-		if !d.ok() {
-			continue
+	for i := range vals {
+		if dsts[i].ok() {
+			vals[i] = convert(vals[i], dsts[i].typ())
 		}
-		v := convert(vals[i], d.typ())
-		if len(dsts) > 1 {
+		if len(s.Lhs) > 1 {
 			// a, b = b, a: every right side is read before any is assigned.
-			c := reflect.New(v.Type()).Elem()
-			c.Set(v)
+			c := reflect.New(vals[i].Type()).Elem()
+			c.Set(exported(vals[i]))
 			vals[i] = c
-		} else {
-			vals[i] = v
 		}
 	}
 	for i, d := range dsts {
 		if d.ok() {
 			d.set(vals[i])
+		}
+	}
+	for i, l := range s.Lhs {
+		if l != nil && l.Op == "new" {
+			// A new session variable, of the value's type: the evaluator
+			// keeps every value in the type the checker gave it.
+			p := reflect.New(vals[i].Type())
+			p.Elem().Set(exported(vals[i]))
+			cellrt.Export(l.Pkg, map[string]any{l.Name: p.Interface()})
 		}
 	}
 }
@@ -368,10 +383,28 @@ func (ev *evaluator) multi(e *Expr) []reflect.Value {
 	return []reflect.Value{ev.one(e)}
 }
 
+// sym is a registered symbol; one the program declared itself is looked up
+// when it is used, since it did not exist before the program ran.
+func (ev *evaluator) sym(e *Expr) reflect.Value {
+	if v, ok := ev.syms[e]; ok {
+		return v
+	}
+	v, ok := cellrt.Symbol(e.Pkg, e.Name)
+	if !ok {
+		panic(fmt.Sprintf("ipclab: %s.%s is not in the session", e.Pkg, e.Name))
+	}
+	rv := reflect.ValueOf(v)
+	if e.Var {
+		rv = rv.Elem()
+	}
+	ev.syms[e] = rv
+	return rv
+}
+
 func (ev *evaluator) one(e *Expr) reflect.Value {
 	switch e.Op {
 	case "sym":
-		return ev.syms[e]
+		return ev.sym(e)
 	case "const", "nil":
 		return ev.value(e, nil)
 	case "field", "deref":
@@ -399,7 +432,7 @@ func (ev *evaluator) one(e *Expr) reflect.Value {
 func (ev *evaluator) place(e *Expr) reflect.Value {
 	switch e.Op {
 	case "sym":
-		return ev.syms[e]
+		return ev.sym(e)
 	case "deref":
 		p := ev.value(e.X, nil)
 		if p.IsNil() {

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // interrupted is non-zero from an interrupt request until the cell ends.
@@ -189,15 +190,21 @@ var registry struct {
 func Export(pkg string, syms map[string]any) {
 	registry.Lock()
 	defer registry.Unlock()
+	t := table(pkg)
+	for k, v := range syms {
+		t[k] = v
+	}
+}
+
+// table is pkg's symbols; registry is locked.
+func table(pkg string) map[string]any {
 	if registry.syms == nil {
 		registry.syms = map[string]map[string]any{}
 	}
 	if registry.syms[pkg] == nil {
 		registry.syms[pkg] = map[string]any{}
 	}
-	for k, v := range syms {
-		registry.syms[pkg][k] = v
-	}
+	return registry.syms[pkg]
 }
 
 // Symbol returns what Export registered for pkg and name.
@@ -212,4 +219,27 @@ func init() {
 	Export("github.com/ipclab/ipclab/display/cellrt", map[string]any{
 		"Sleep": Sleep, "Exit": Exit, "Fatal": Fatal, "Fatalf": Fatalf, "Fatalln": Fatalln, "Goexit": Goexit,
 	})
+}
+
+// VarOf returns the variable an evaluated cell declared, for compiled cells
+// that use it. A session process started since has no such variable: it is
+// made then, with its zero value, as compiled cells' variables start again.
+func VarOf[T any](pkg, name string) *T {
+	registry.Lock()
+	defer registry.Unlock()
+	t := table(pkg)
+	switch v := t[name].(type) {
+	case *T:
+		return v
+	case nil:
+	default:
+		// The evaluator made the variable with reflect.New, whose pointer
+		// type reflect may have built at run time: a *T the compiler's
+		// assertion does not recognise. The kernel made it of type T, so
+		// take the pointer out of the interface.
+		return (*T)((*[2]unsafe.Pointer)(unsafe.Pointer(&v))[1])
+	}
+	p := new(T)
+	t[name] = p
+	return p
 }

@@ -38,9 +38,10 @@
 //
 // # Cells that need no build
 //
-// A cell that declares nothing and only reads, assigns, sends, receives and
-// calls what is already loaded (x, n++; n, p.norm(), fmt.Println(x)) is not
-// compiled: lower.go turns its type-checked syntax into a cellhost.Program,
+// A cell that declares no functions, types or package-level var and const,
+// and whose statements only declare variables with :=, read, assign, send,
+// receive and call what is already loaded (x, n++; n, y := f(x), p.norm(),
+// fmt.Println(x)) is not compiled: lower.go turns its type-checked syntax into a cellhost.Program,
 // which the session process evaluates with reflect in about a millisecond.
 // To reach earlier cells' names, every cell package exports its functions
 // and variables to cellrt at init, each plugin exports the packages its cell
@@ -48,7 +49,9 @@
 // time, os, display, ipc, plots and a few more. Lowering takes only what the
 // evaluator does exactly as compiled Go (the tests run every such cell both
 // ways and compare); the rest, and a program naming a symbol the session
-// does not have, is compiled.
+// does not have, is compiled. Variables such a cell declares live in
+// cellrt's registry; later compiled cells reach them through a pointer
+// (cellrt.VarOf) that their package fetches at init.
 //
 // Where plugins cannot work, every cell instead builds one program that runs
 // all kept cells again with their output hidden (Options.Rebuild).

@@ -399,6 +399,7 @@ func (e *Engine) runInSession(ctx context.Context, req Request, t *translation, 
 		e.log.Debug("cell compiled instead of evaluated", "cell", label, "why", cell.done["evalue"])
 		return Result{}, false
 	}
+	t.record.evaluated = cmd.Op == "eval"
 	switch {
 	case errors.Is(runErr, context.Canceled):
 		e.restartLost(sess, "the interrupted cell did not stop by itself")

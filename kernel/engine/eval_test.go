@@ -64,6 +64,19 @@ var evalProbes = []string{
 	// Failures: the same error, value and traceback as compiled code.
 	`boom(10)`, `xs[100]`, `nilmap["x"] = 1`, `n / zero`, `panic("custom")`, `os.Exit(3)`, `nilp.x`, `xs[k:1]`,
 	`n`,
+	// Variables declared by evaluated cells, used by evaluated and compiled ones.
+	`q := n * 2; q`, `r, str := pair(); r`, `str`, `q, w := q + 1, q; fmt.Println(q, w)`, `pq := &q; *pq = 99; q`,
+	`ys := append(xs, 7); len(ys)`, `e := err; e == nil`, `dd := d; dd`, `v := any1; v`,
+	`func useQ() int { return q + w }`, `useQ()`, `total := 0; for _, y := range ys { total += y }; total`,
+	`q++; useQ()`, `go func() { ch <- q }(); <-ch`, `*pq`, `total`, `q = 7; useQ()`,
+}
+
+// compiledProbes are compiled in both sessions; in the evaluating one they
+// use variables that evaluated cells declared.
+var compiledProbes = map[string]bool{
+	`func useQ() int { return q + w }`:                       true,
+	`total := 0; for _, y := range ys { total += y }; total`: true,
+	`go func() { ch <- q }(); <-ch`:                          true,
 }
 
 func TestEvaluatedCellsMatchCompiled(t *testing.T) {
@@ -87,8 +100,8 @@ func TestEvaluatedCellsMatchCompiled(t *testing.T) {
 	for _, code := range evalProbes {
 		recA, a := eval.run(code)
 		recB, b := compiled.run(code)
-		if !a.Evaluated {
-			t.Errorf("%q was compiled; it should have been evaluated", code)
+		if a.Evaluated == compiledProbes[code] {
+			t.Errorf("%q: evaluated %v, want %v", code, a.Evaluated, !compiledProbes[code])
 		}
 		if b.Evaluated {
 			t.Fatalf("%q was evaluated with CompileAll", code)

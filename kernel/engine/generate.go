@@ -79,6 +79,9 @@ func (r *rewriter) text(start, end int) string {
 
 // generator holds the state of generating one cell's package.
 type generator struct {
+	// varRefs are the package-level pointers to variables of evaluated
+	// cells that this cell uses: accessor name → declaration.
+	varRefs map[string]string
 	t       *translator
 	c       *checked
 	r       *rewriter
@@ -125,6 +128,11 @@ func (g *generator) earlier(seq int) string {
 // ref is how generated code names a package-level object of the cells.
 func (g *generator) ref(obj types.Object) string {
 	seq := g.cellOf(obj)
+	if c := g.t.w.bySeq(seq); c != nil && c.evaluated && seq != g.t.seq {
+		if v, ok := obj.(*types.Var); ok {
+			return g.varRef(seq, v)
+		}
+	}
 	name := exportedName(obj.Name())
 	if _, isType := obj.(*types.TypeName); isType && seq == g.t.seq {
 		name = obj.Name()
@@ -193,6 +201,9 @@ func (t *translator) generate(c *checked) (*translation, []sourceError, error) {
 	out.WriteString(stmts.String())
 	out.WriteString("\n}\n\n//line ipclab-generated.go:1\n")
 	out.WriteString(helpers)
+	for _, name := range sortedKeys(g.varRefs) {
+		out.WriteString(g.varRefs[name])
+	}
 
 	newImports := map[string]string{}
 	for name, p := range rec.imports {

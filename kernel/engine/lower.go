@@ -102,8 +102,9 @@ func (l *lowerer) assign(s *ast.AssignStmt) *cellhost.Stmt {
 	switch {
 	case s.Tok == token.ASSIGN:
 	case s.Tok == token.DEFINE:
-		l.no("it declares variables")
-		return nil
+		// x := … at the top of the cell declares session variables, which
+		// the evaluator creates in the registry with the value's type.
+		st.Op = "define"
 	default:
 		st.Tok = strings.TrimSuffix(s.Tok.String(), "=")
 	}
@@ -111,6 +112,12 @@ func (l *lowerer) assign(s *ast.AssignStmt) *cellhost.Stmt {
 		if id, ok := x.(*ast.Ident); ok && id.Name == "_" {
 			st.Lhs = append(st.Lhs, nil)
 			continue
+		}
+		if id, ok := x.(*ast.Ident); ok && st.Op == "define" {
+			if v, ok := l.g.c.info.Defs[id].(*types.Var); ok {
+				st.Lhs = append(st.Lhs, &cellhost.Expr{Op: "new", Pkg: pkgPath(l.g.t.seq), Name: exportedName(v.Name())})
+				continue
+			}
 		}
 		st.Lhs = append(st.Lhs, l.place(x))
 	}
@@ -126,6 +133,9 @@ func (l *lowerer) assign(s *ast.AssignStmt) *cellhost.Stmt {
 		var want types.Type
 		if !isBlank(s.Lhs[i]) {
 			want = info.Types[s.Lhs[i]].Type
+			if info.Defs[identOf(s.Lhs[i])] != nil {
+				want = nil // a new variable takes the value's own type
+			}
 		}
 		if st.Tok == "<<" || st.Tok == ">>" {
 			want = nil
@@ -472,6 +482,26 @@ func (l *lowerer) builtin(call *ast.CallExpr, fun ast.Expr) *cellhost.Expr {
 		return l.no("the builtin %s", id.Name)
 	}
 	return b
+}
+
+// varRef is how a compiled cell reaches a variable that an evaluated cell
+// declared: through a pointer from cellrt's registry, fetched once when the
+// cell's package is loaded (a session process restarted since then starts
+// the variable again from its zero value, as it does for compiled cells).
+func (g *generator) varRef(seq int, v *types.Var) string {
+	name := fmt.Sprintf("ξv%04d_%s", seq, v.Name())
+	if _, ok := g.varRefs[name]; !ok {
+		g.tp.err = nil
+		typ := g.tp.str(v.Type())
+		if g.tp.err != nil {
+			g.fail(v.Pos(), "cannot use %s here: %v", v.Name(), g.tp.err)
+		}
+		if g.varRefs == nil {
+			g.varRefs = map[string]string{}
+		}
+		g.varRefs[name] = fmt.Sprintf("var %s = %s.VarOf[%s](%q, %q)\n", name, rtName, typ, pkgPath(seq), exportedName(v.Name()))
+	}
+	return "(*" + name + ")"
 }
 
 // maxTable is the most symbols a package's export table may name; a larger

@@ -20,6 +20,9 @@ type cellRecord struct {
 	imports map[string]string // import name → path, as in effect for this cell
 	decls   []declRecord
 	hoisted []hoistedVar
+	// evaluated cells have no package: their variables live in cellrt's
+	// registry, and later cells reach them through it (see varRef).
+	evaluated bool
 }
 
 // declRecord is one top-level declaration of a cell.
