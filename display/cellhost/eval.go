@@ -40,14 +40,18 @@ type Stmt struct {
 //
 //	sym     Pkg, Name: a registered function, constant or variable (Var)
 //	new     Pkg, Name: on the left of define, a session variable to create
-//	const   Kind, Val: a constant of a basic kind; Ctx: of a named type,
-//	        converted to the type its use needs
+//	const   Kind, Val: a constant of a basic kind; of Type if that is named
 //	nil     the nil of the type its use needs
 //	field   X, Path: struct fields, dereferencing pointers on the way
 //	method  X, Name, Addr: a method value (Addr: take X's address first)
 //	call    Fun, Args, Spread (f(xs...)), Tuple (f(g()) with g returning several)
 //	builtin Name (len, cap, append, delete, panic), Args, Spread
-//	conv    Kind, X: conversion to a basic type
+//	conv    Type, X: conversion
+//	type    a type: Pkg, Name (registered, as a nil pointer to it); or Kind,
+//	        a basic type, "any" or "error"
+//	composite Type, Args, Path (struct fields or element indices), Keys
+//	        (map keys); a literal of pointer type is &T{…}
+//	make    Type, Args; new Type
 //	index   X, Y; slice X, Lo, Hi, Max; unary Tok, X; binary Tok, X, Y
 //	deref   X; addr X; recv X
 type Expr struct {
@@ -57,7 +61,6 @@ type Expr struct {
 	Var    bool    `json:"var,omitempty"`
 	Kind   string  `json:"kind,omitempty"`
 	Val    string  `json:"val,omitempty"`
-	Ctx    bool    `json:"ctx,omitempty"`
 	Path   []int   `json:"path,omitempty"`
 	Addr   bool    `json:"addr,omitempty"`
 	Tok    string  `json:"tok,omitempty"`
@@ -70,6 +73,8 @@ type Expr struct {
 	Lo     *Expr   `json:"lo,omitempty"`
 	Hi     *Expr   `json:"hi,omitempty"`
 	Max    *Expr   `json:"max,omitempty"`
+	Type   *Expr   `json:"type,omitempty"`
+	Keys   []*Expr `json:"keys,omitempty"`
 }
 
 // errUnresolved means a Program names a symbol the session does not have:
@@ -114,10 +119,19 @@ func (p *Program) resolve() (map[*Expr]reflect.Value, error) {
 			}
 			syms[e] = rv
 		}
-		for _, x := range []*Expr{e.X, e.Y, e.Fun, e.Lo, e.Hi, e.Max} {
+		if e.Op == "type" && e.Pkg != "" {
+			v, ok := cellrt.Symbol(e.Pkg, e.Name)
+			t := reflect.TypeOf(v)
+			if !ok || t == nil || t.Kind() != reflect.Pointer {
+				err = errUnresolved{e.Pkg, e.Name}
+				return
+			}
+			syms[e] = reflect.Zero(t.Elem()) // the type, carried by its zero value
+		}
+		for _, x := range []*Expr{e.X, e.Y, e.Fun, e.Lo, e.Hi, e.Max, e.Type} {
 			walk(x)
 		}
-		for _, a := range e.Args {
+		for _, a := range append(e.Args, e.Keys...) {
 			walk(a)
 		}
 	}
@@ -315,6 +329,9 @@ func (ev *evaluator) value(e *Expr, want reflect.Type) reflect.Value {
 	switch e.Op {
 	case "const":
 		v := constant(e.Kind, e.Val)
+		if e.Type != nil {
+			return v.Convert(ev.typeOf(e.Type))
+		}
 		if want != nil && want.Kind() != reflect.Interface {
 			return v.Convert(want)
 		}
@@ -414,7 +431,13 @@ func (ev *evaluator) one(e *Expr) reflect.Value {
 	case "slice":
 		return ev.slice(e)
 	case "conv":
-		return exported(ev.value(e.X, nil)).Convert(basicType(e.Kind))
+		return exported(ev.value(e.X, nil)).Convert(ev.typeOf(e.Type))
+	case "composite":
+		return ev.composite(e)
+	case "make":
+		return ev.makeValue(e)
+	case "new":
+		return reflect.New(ev.typeOf(e.Type))
 	case "unary":
 		return ev.unary(e)
 	case "addr":
@@ -705,18 +728,18 @@ func (ev *evaluator) binaryExpr(e *Expr) reflect.Value {
 		}
 		return reflect.ValueOf(ev.value(e.Y, nil).Bool())
 	}
-	// An operand that is an untyped nil or a constant of a named type takes
-	// the other operand's type; shift counts keep their own.
+	// An untyped nil or constant operand takes the other operand's type;
+	// shift counts keep their own.
 	var x, y reflect.Value
 	shift := e.Tok == "<<" || e.Tok == ">>"
 	switch {
-	case !shift && (e.X.Op == "nil" || e.X.Ctx):
+	case !shift && e.X.Op == "nil":
 		y = ev.value(e.Y, nil)
 		x = ev.value(e.X, y.Type())
 	default:
 		x = ev.value(e.X, nil)
 		var want reflect.Type
-		if !shift && (e.Y.Op == "nil" || e.Y.Ctx || e.Y.Op == "const") {
+		if !shift && (e.Y.Op == "nil" || e.Y.Op == "const") {
 			want = x.Type()
 		}
 		y = ev.value(e.Y, want)
@@ -876,6 +899,106 @@ func shiftCount(y reflect.Value) uint64 {
 		return uint64(y.Int())
 	}
 	return y.Uint()
+}
+
+// typeOf is the reflect.Type a type expression names. Types other than
+// basic ones come from the registry, never from reflect.SliceOf and the
+// like: a type built at run time is not the one that plugins loaded later
+// bring, and a value of it in an interface would not match their type
+// switches.
+func (ev *evaluator) typeOf(e *Expr) reflect.Type {
+	if e.Pkg != "" {
+		return ev.syms[e].Type()
+	}
+	switch e.Kind {
+	case "any":
+		return reflect.TypeFor[any]()
+	case "error":
+		return reflect.TypeFor[error]()
+	}
+	return basicType(e.Kind)
+}
+
+// composite makes a composite literal, its elements evaluated in order.
+func (ev *evaluator) composite(e *Expr) reflect.Value {
+	t := ev.typeOf(e.Type)
+	ptr := t.Kind() == reflect.Pointer
+	if ptr {
+		t = t.Elem()
+	}
+	var v reflect.Value
+	switch t.Kind() {
+	case reflect.Struct, reflect.Array:
+		v = reflect.New(t).Elem()
+		for i, a := range e.Args {
+			var dst reflect.Value
+			if t.Kind() == reflect.Struct {
+				dst = exported(v.Field(e.Path[i]))
+			} else {
+				dst = v.Index(e.Path[i])
+			}
+			dst.Set(ev.value(a, dst.Type()))
+		}
+	case reflect.Slice:
+		n := 0
+		for _, i := range e.Path {
+			n = max(n, i+1)
+		}
+		v = reflect.MakeSlice(t, n, n)
+		for i, a := range e.Args {
+			v.Index(e.Path[i]).Set(ev.value(a, t.Elem()))
+		}
+	case reflect.Map:
+		v = reflect.MakeMapWithSize(t, len(e.Args))
+		for i, a := range e.Args {
+			k := ev.value(e.Keys[i], t.Key())
+			v.SetMapIndex(k, ev.value(a, t.Elem()))
+		}
+	default:
+		panic("ipclab: cannot make a literal of " + t.String())
+	}
+	if ptr {
+		return v.Addr()
+	}
+	return v
+}
+
+// makeValue is the builtin make, with the Go runtime's panics.
+func (ev *evaluator) makeValue(e *Expr) reflect.Value {
+	t := ev.typeOf(e.Type)
+	var n []int64
+	for _, a := range e.Args {
+		n = append(n, toInt(ev.value(a, nil)))
+	}
+	switch t.Kind() {
+	case reflect.Slice:
+		l, c := n[0], n[0]
+		if len(n) > 1 {
+			c = n[1]
+		}
+		switch {
+		case l < 0 || l > 1<<40:
+			panic(runtimeError("makeslice: len out of range"))
+		case c < l || c > 1<<40:
+			panic(runtimeError("makeslice: cap out of range"))
+		}
+		return reflect.MakeSlice(t, int(l), int(c))
+	case reflect.Map:
+		if len(n) > 0 && n[0] > 0 {
+			return reflect.MakeMapWithSize(t, int(n[0]))
+		}
+		return reflect.MakeMap(t)
+	case reflect.Chan:
+		size := int64(0)
+		if len(n) > 0 {
+			size = n[0]
+		}
+		if size < 0 || size > 1<<40 {
+			panic(plainError("makechan: size out of range"))
+		}
+		return reflect.MakeChan(t, int(size))
+	}
+	panic("ipclab: cannot make " + t.String())
 }
 
 var basicTypes = map[string]reflect.Type{

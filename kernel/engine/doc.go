@@ -40,11 +40,12 @@
 //
 // A cell that declares no functions, types or package-level var and const,
 // and whose statements only declare variables with :=, read, assign, send,
-// receive and call what is already loaded (x, n++; n, y := f(x), p.norm(),
+// receive, call and build values (literals, make, new, conversions) with what
+// is already loaded (x, n++; n, y := f(x), p.norm(), []point{{3, 4}},
 // fmt.Println(x)) is not compiled: lower.go turns its type-checked syntax into a cellhost.Program,
 // which the session process evaluates with reflect in about a millisecond.
-// To reach earlier cells' names, every cell package exports its functions
-// and variables to cellrt at init, each plugin exports the packages its cell
+// To reach earlier cells' names, every cell package exports its functions,
+// variables and types to cellrt at init, each plugin exports the packages its cell
 // imported, and a prelude plugin built at start exports fmt, strings, math,
 // time, os, display, ipc, plots and a few more. Lowering takes only what the
 // evaluator does exactly as compiled Go (the tests run every such cell both

@@ -43,6 +43,7 @@ fn := func(a, b int) int { return a + b }
 var sh shape = p
 o := outer{point: point{5, 12}, label: "o", inner: &point{7, 0}}
 var nilp *point
+var anyv any
 fmt.Sprint(n, k, zero, f32, s, xs, m, nilmap, p, pp, err, any1, arr, d, u8, i8, fn != nil, sh, o.label, nilp)`,
 	`func boom(i int) int { return xs[i] }`,
 }
@@ -69,14 +70,30 @@ var evalProbes = []string{
 	`ys := append(xs, 7); len(ys)`, `e := err; e == nil`, `dd := d; dd`, `v := any1; v`,
 	`func useQ() int { return q + w }`, `useQ()`, `total := 0; for _, y := range ys { total += y }; total`,
 	`q++; useQ()`, `go func() { ch <- q }(); <-ch`, `*pq`, `total`, `q = 7; useQ()`,
+	// Literals, make, new and conversions build the types with reflect.
+	`pts := []point{{3, 4}, {6, 8}}; pts[1].norm()`, `pm := map[string]point{"a": {1, 2}}; pm`, `pp3 := &point{x: 9}; *pp3`,
+	`ptrs := []*point{{1, 1}, nil}; ptrs[0].y + 1`, `arr2 := [5]int{1, 3: 4}; arr2`, `jobs := make(chan int, 3); cap(jobs)`,
+	`buf := make([]byte, 2, 8); len(buf) + cap(buf)`, `mm := make(map[named]string); mm[big] = "b"; mm`, `ip := new(int); *ip = 3; *ip`,
+	`o2 := outer{label: "x", inner: &point{1, 2}}; o2.inner.norm()`, `named(n) + big`, `time.Duration(n) * time.Millisecond`,
+	`float32(n) / 3`, `[]byte("hé")`, `string([]rune{104, 233})`, `3 * time.Second`, `sh2 := shape(point{2, 3}); sh2.area()`,
+	`make([]int, k-100)`, `make(chan int, k-100)`, `bs := []byte(s); bs[0]`,
+	`anyv = []point{{1, 2}}`, `func kind() string { switch anyv.(type) { case []point: return "points" }; return "other" }`, `kind()`,
+	`anyv = &point{3, 4}`, `kind2 := func() bool { _, ok := anyv.(*point); return ok }(); kind2`,
 }
 
 // compiledProbes are compiled in both sessions; in the evaluating one they
 // use variables that evaluated cells declared.
 var compiledProbes = map[string]bool{
-	`func useQ() int { return q + w }`:                       true,
-	`total := 0; for _, y := range ys { total += y }; total`: true,
-	`go func() { ch <- q }(); <-ch`:                          true,
+	`func useQ() int { return q + w }`:                                                            true,
+	`total := 0; for _, y := range ys { total += y }; total`:                                      true,
+	`go func() { ch <- q }(); <-ch`:                                                               true,
+	`func kind() string { switch anyv.(type) { case []point: return "points" }; return "other" }`: true,
+	`kind2 := func() bool { _, ok := anyv.(*point); return ok }(); kind2`:                         true,
+	// Unnamed types the prelude does not export are compiled.
+	`pm := map[string]point{"a": {1, 2}}; pm`:         true,
+	`ptrs := []*point{{1, 1}, nil}; ptrs[0].y + 1`:    true,
+	`arr2 := [5]int{1, 3: 4}; arr2`:                   true,
+	`mm := make(map[named]string); mm[big] = "b"; mm`: true,
 }
 
 func TestEvaluatedCellsMatchCompiled(t *testing.T) {
@@ -130,6 +147,9 @@ func TestEvaluationFallsBackToCompiling(t *testing.T) {
 		t.Skip("builds plugins")
 	}
 	s := newSession(t)
+	if !s.e.WaitPrelude(5 * time.Minute) {
+		t.Fatal("the prelude plugin was not built")
+	}
 	s.ok(`xs := []int{3, 1, 2}`)
 	for _, c := range []struct {
 		code, want string
@@ -137,10 +157,11 @@ func TestEvaluationFallsBackToCompiling(t *testing.T) {
 	}{
 		{`utf8.RuneCountInString("héllo")`, "5", false}, // a package no cell has exported yet
 		{`utf8.RuneLen('é')`, "2", true},                // now it has
-		{`[]int{1, 2}`, "[1 2]", false},                 // a composite literal
+		{`[]int{1, 2}`, "[1 2]", true},                  // a composite literal
 		{`func() int { return len(xs) }()`, "3", false}, // a function literal
-		{`2 * time.Second`, "2s", false},                // a constant of a named type, with no type to take
-		{`time.Duration(len(xs))`, "3ns", false},        // a conversion to a named type
+		{`2 * time.Second`, "2s", true},                 // a constant of a named type
+		{`time.Duration(len(xs))`, "3ns", true},         // a conversion to a named type
+		{`struct{ a int }{1}`, "{1}", false},            // a literal of an unnamed struct type
 		{`min(len(xs), 2)`, "2", false},                 // a builtin the evaluator leaves out
 		{`total := 0; for _, x := range xs { total += x }; total`, "6", false},
 		{`total`, "6", true},
@@ -168,14 +189,14 @@ func TestPreludeEvaluatesCommonPackages(t *testing.T) {
 	for _, c := range []struct{ code, want, out string }{
 		{`strings.ToUpper("ipc")`, "IPC", ""},
 		{`fmt.Println("hello", math.Pi)`, "", "hello 3.141592653589793\n"},
-		{`time.Duration(1500) * time.Millisecond`, "", ""}, // a conversion: compiled
+		{`func() time.Duration { return time.Second }()`, "", ""}, // a function literal: compiled
 		{`display.Markdown("**hi**")`, "", ""},
 	} {
 		rec, res := s.run(c.code)
 		if res.Err != nil {
 			t.Fatalf("%q: %v", c.code, res.Err)
 		}
-		compiled := strings.HasPrefix(c.code, "time.Duration(")
+		compiled := strings.HasPrefix(c.code, "func()")
 		if res.Evaluated == compiled {
 			t.Errorf("%q: evaluated %v, want %v", c.code, res.Evaluated, !compiled)
 		}

@@ -12,12 +12,13 @@ import (
 	"github.com/ipclab/ipclab/display/cellhost"
 )
 
-// Cells that declare nothing and only read, assign and call what earlier
-// cells and imported packages already loaded into the session are not
-// compiled: they are lowered to a cellhost.Program, which the session process
-// evaluates with reflect (see display/cellrt/eval.go). Lowering accepts only
-// what the evaluator does exactly as compiled Go would; anything else is
-// compiled as usual, and so is a Program whose symbols the session lacks.
+// Cells whose statements only declare variables, read, assign, call and
+// build values with what earlier cells and imported packages already loaded
+// into the session are not compiled: they are lowered to a cellhost.Program,
+// which the session process evaluates with reflect (display/cellhost/eval.go).
+// Lowering accepts only what the evaluator does exactly as compiled Go would;
+// anything else is compiled as usual, and so is a Program whose symbols the
+// session lacks.
 
 // cellrtPath is where the runtime replacements of runtimeCalls live.
 const cellrtPath = "github.com/ipclab/ipclab/display/cellrt"
@@ -168,8 +169,8 @@ func (l *lowerer) multi(e ast.Expr) *cellhost.Expr {
 }
 
 // expr lowers an expression with one value; want is the type the value is
-// assigned to (nil where the expression's own type stands), which decides
-// whether an untyped nil or a constant of a named type can be made.
+// assigned to (nil where the expression's own type stands): an untyped nil
+// needs one.
 func (l *lowerer) expr(e ast.Expr, want types.Type) *cellhost.Expr {
 	if l.why != "" {
 		return nil
@@ -189,7 +190,7 @@ func (l *lowerer) expr(e ast.Expr, want types.Type) *cellhost.Expr {
 		if sym := l.constSym(e); sym != nil {
 			return sym
 		}
-		return l.constant(tv, want)
+		return l.constant(tv)
 	}
 	switch x := e.(type) {
 	case *ast.ParenExpr:
@@ -235,12 +236,16 @@ func (l *lowerer) expr(e ast.Expr, want types.Type) *cellhost.Expr {
 		return s
 	case *ast.StarExpr:
 		return &cellhost.Expr{Op: "deref", X: l.expr(x.X, nil)}
+	case *ast.CompositeLit:
+		return l.composite(x, tv.Type)
 	case *ast.UnaryExpr:
 		switch x.Op {
 		case token.AND:
-			switch ast.Unparen(x.X).(type) {
+			switch lit := ast.Unparen(x.X).(type) {
 			case *ast.Ident, *ast.SelectorExpr, *ast.IndexExpr, *ast.StarExpr:
 				return &cellhost.Expr{Op: "addr", X: l.expr(x.X, nil)}
+			case *ast.CompositeLit:
+				return l.composite(lit, tv.Type) // &T{…}: a literal of pointer type
 			}
 			return l.no("& of a %T", x.X)
 		case token.ARROW:
@@ -266,6 +271,172 @@ func (l *lowerer) expr(e ast.Expr, want types.Type) *cellhost.Expr {
 	return l.no("a %T", e)
 }
 
+func isGeneric(tn *types.TypeName) bool {
+	switch t := tn.Type().(type) {
+	case *types.Named:
+		return t.TypeParams().Len() > 0
+	case *types.Alias:
+		return t.TypeParams().Len() > 0 || isGenericType(types.Unalias(t))
+	}
+	return false
+}
+
+func isGenericType(t types.Type) bool {
+	n, ok := t.(*types.Named)
+	return ok && (n.TypeParams().Len() > 0 || n.TypeArgs().Len() > 0)
+}
+
+func isBasic(t types.Type) bool {
+	_, ok := types.Unalias(t).(*types.Basic)
+	return ok
+}
+
+// typ lowers a type the evaluator can build with reflect: basic types, any
+// and error, named types a cell or an imported package declared, and
+// slices, arrays, maps, pointers and channels of those.
+func (l *lowerer) typ(t types.Type) *cellhost.Expr {
+	switch t := types.Unalias(t).(type) {
+	case *types.Basic:
+		if t.Info()&types.IsUntyped != 0 {
+			return l.typ(types.Default(t))
+		}
+		if t.Kind() == types.UnsafePointer || t.Kind() == types.Invalid {
+			return l.no("the type %s", t)
+		}
+		return &cellhost.Expr{Op: "type", Kind: t.Name()}
+	case *types.Named:
+		obj := t.Obj()
+		switch {
+		case t.TypeArgs().Len() > 0 || t.TypeParams().Len() > 0:
+			return l.no("the generic type %s", t)
+		case obj.Pkg() == nil:
+			return &cellhost.Expr{Op: "type", Kind: obj.Name()} // error
+		case obj.Parent() != obj.Pkg().Scope():
+			return l.no("the local type %s", t)
+		case obj.Pkg() == l.g.c.pkg:
+			return &cellhost.Expr{Op: "type", Pkg: pkgPath(l.g.cellOf(obj)), Name: obj.Name()}
+		case !obj.Exported():
+			return l.no("the unexported type %s", t)
+		}
+		return &cellhost.Expr{Op: "type", Pkg: obj.Pkg().Path(), Name: obj.Name()}
+	case *types.Interface:
+		if t.Empty() {
+			return &cellhost.Expr{Op: "type", Kind: "any"}
+		}
+	case *types.Slice, *types.Pointer, *types.Map, *types.Array, *types.Chan:
+		return l.compositeType(t)
+	}
+	return l.no("the type %s", t)
+}
+
+// compositeTypes are the unnamed types of basic elements that the prelude
+// exports, so that the evaluator never builds a type with reflect: a type
+// built at run time is not the one later plugins bring, and a value of it
+// in an interface would not match a compiled cell's type switch.
+var compositeTypes = []string{
+	"[]int", "[]int8", "[]int16", "[]int32", "[]int64", "[]uint", "[]uint8", "[]uint16", "[]uint32", "[]uint64",
+	"[]float32", "[]float64", "[]complex128", "[]string", "[]bool", "[]byte", "[]rune", "[]any", "[]error",
+	"*int", "*int64", "*uint64", "*float64", "*string", "*bool",
+	"map[string]int", "map[string]int64", "map[string]float64", "map[string]string", "map[string]bool",
+	"map[string]any", "map[int]int", "map[int]string", "map[int]bool", "map[int]float64",
+	"chan int", "chan int64", "chan float64", "chan string", "chan bool", "chan error", "chan any",
+	"<-chan int", "chan<- int", "[][]int", "[][]float64", "[][]string", "map[string][]string",
+}
+
+// compositeTypesPkg is the registry's name for them.
+const compositeTypesPkg = "ipclab.types"
+
+// compositeType lowers an unnamed type: []T and *T of a named T, which every
+// export table names beside T, or one of compositeTypes.
+func (l *lowerer) compositeType(t types.Type) *cellhost.Expr {
+	var elem types.Type
+	prefix := "[]"
+	switch t := t.(type) {
+	case *types.Slice:
+		elem = t.Elem()
+	case *types.Pointer:
+		elem, prefix = t.Elem(), "*"
+	}
+	if n, ok := types.Unalias(elem).(*types.Named); ok && elem != nil {
+		named := l.typ(n)
+		if named == nil || named.Pkg == "" {
+			return l.no("the type %s", t)
+		}
+		return &cellhost.Expr{Op: "type", Pkg: named.Pkg, Name: prefix + named.Name}
+	}
+	s := types.TypeString(t, nil)
+	for _, c := range compositeTypes {
+		if c == s {
+			return &cellhost.Expr{Op: "type", Pkg: compositeTypesPkg, Name: s}
+		}
+	}
+	return l.no("the type %s", t)
+}
+
+// composite lowers a composite literal of type t (a pointer type for &T{…}
+// and for literals elided inside []*T{…}).
+func (l *lowerer) composite(lit *ast.CompositeLit, t types.Type) *cellhost.Expr {
+	c := &cellhost.Expr{Op: "composite", Type: l.typ(t)}
+	if p, ok := t.Underlying().(*types.Pointer); ok {
+		t = p.Elem()
+	}
+	info := l.g.c.info
+	switch u := t.Underlying().(type) {
+	case *types.Struct:
+		for i, el := range lit.Elts {
+			idx, v := i, el
+			if kv, ok := el.(*ast.KeyValueExpr); ok {
+				idx, v = fieldIndex(u, kv.Key.(*ast.Ident).Name), kv.Value
+			}
+			c.Path = append(c.Path, idx)
+			c.Args = append(c.Args, l.elem(v, u.Field(idx).Type()))
+		}
+	case *types.Slice, *types.Array:
+		elemType := u.(interface{ Elem() types.Type }).Elem()
+		next := 0
+		for _, el := range lit.Elts {
+			v := el
+			if kv, ok := el.(*ast.KeyValueExpr); ok {
+				n, exact := constant.Int64Val(info.Types[kv.Key].Value)
+				if !exact {
+					return l.no("an index key")
+				}
+				next, v = int(n), kv.Value
+			}
+			c.Path = append(c.Path, next)
+			c.Args = append(c.Args, l.elem(v, elemType))
+			next++
+		}
+	case *types.Map:
+		for _, el := range lit.Elts {
+			kv := el.(*ast.KeyValueExpr)
+			c.Keys = append(c.Keys, l.elem(kv.Key, u.Key()))
+			c.Args = append(c.Args, l.elem(kv.Value, u.Elem()))
+		}
+	default:
+		return l.no("a literal of %s", t)
+	}
+	return c
+}
+
+// elem lowers an element of a composite literal, whose own literal type may
+// be elided.
+func (l *lowerer) elem(e ast.Expr, want types.Type) *cellhost.Expr {
+	if lit, ok := e.(*ast.CompositeLit); ok && lit.Type == nil {
+		return l.composite(lit, l.g.c.info.Types[lit].Type)
+	}
+	return l.expr(e, want)
+}
+
+func fieldIndex(st *types.Struct, name string) int {
+	for i := 0; i < st.NumFields(); i++ {
+		if st.Field(i).Name() == name {
+			return i
+		}
+	}
+	return -1
+}
+
 // constSym lowers a reference to a constant of a named type (time.Second)
 // to the exported constant, which carries its type.
 func (l *lowerer) constSym(e ast.Expr) *cellhost.Expr {
@@ -287,7 +458,7 @@ func (l *lowerer) constSym(e ast.Expr) *cellhost.Expr {
 	return nil
 }
 
-func (l *lowerer) constant(tv types.TypeAndValue, want types.Type) *cellhost.Expr {
+func (l *lowerer) constant(tv types.TypeAndValue) *cellhost.Expr {
 	t := tv.Type
 	if b, ok := t.(*types.Basic); ok && b.Info()&types.IsUntyped != 0 {
 		t = types.Default(t)
@@ -296,11 +467,11 @@ func (l *lowerer) constant(tv types.TypeAndValue, want types.Type) *cellhost.Exp
 	if !ok {
 		return l.no("a constant of type %s", t)
 	}
-	_, basic := types.Unalias(t).(*types.Basic)
-	if !basic && (want == nil || types.IsInterface(want)) {
-		return l.no("a constant of type %s where no type is given", t)
+	basic := isBasic(t)
+	e := &cellhost.Expr{Op: "const", Kind: b.Name()}
+	if !basic {
+		e.Type = l.typ(t) // carries its type, whatever the context
 	}
-	e := &cellhost.Expr{Op: "const", Kind: b.Name(), Ctx: !basic}
 	v := tv.Value
 	switch {
 	case b.Info()&types.IsBoolean != 0:
@@ -375,11 +546,10 @@ func (l *lowerer) call(call *ast.CallExpr) *cellhost.Expr {
 	}
 	switch {
 	case ftv.IsType():
-		b, ok := types.Unalias(ftv.Type).(*types.Basic)
-		if !ok || len(call.Args) != 1 {
-			return l.no("a conversion to %s", ftv.Type)
+		if _, toSlice := info.Types[call.Args[0]].Type.Underlying().(*types.Slice); toSlice && !isBasic(ftv.Type) {
+			return l.no("a conversion of a slice to %s", ftv.Type) // to an array: reflect words its panic otherwise
 		}
-		return &cellhost.Expr{Op: "conv", Kind: b.Name(), X: l.expr(call.Args[0], nil)}
+		return &cellhost.Expr{Op: "conv", Type: l.typ(ftv.Type), X: l.expr(call.Args[0], nil)}
 	case ftv.IsBuiltin():
 		return l.builtin(call, fun)
 	}
@@ -473,6 +643,14 @@ func (l *lowerer) builtin(call *ast.CallExpr, fun ast.Expr) *cellhost.Expr {
 			return l.no("delete")
 		}
 		b.Args = []*cellhost.Expr{l.expr(call.Args[0], nil), l.expr(call.Args[1], mt.Key())}
+	case "make":
+		b.Type = l.typ(info.Types[call.Args[0]].Type)
+		for _, a := range call.Args[1:] {
+			b.Args = append(b.Args, l.expr(a, nil))
+		}
+		b.Op = "make"
+	case "new":
+		b.Type, b.Op = l.typ(info.Types[call.Args[0]].Type), "new"
 	case "panic":
 		if info.Types[call.Args[0]].IsNil() {
 			return l.no("panic(nil)")
@@ -530,12 +708,31 @@ func exportCall(alias string, pkg *types.Package, only map[string]bool) string {
 			if namedOf(o.Type()) != nil {
 				entries = append(entries, fmt.Sprintf("%q: %s.%s", name, alias, name))
 			}
+		case *types.TypeName:
+			if !isGeneric(o) {
+				entries = append(entries, typeEntries(name, alias+"."+name))
+			}
 		}
 	}
 	if len(entries) == 0 {
 		return ""
 	}
 	return fmt.Sprintf("%s.Export(%q, map[string]any{\n\t\t%s,\n\t})\n", rtName, pkg.Path(), strings.Join(entries, ",\n\t\t"))
+}
+
+// typeEntries exports a type T (as a nil *T) with []T and *T, so that the
+// evaluator finds those in the registry too instead of building them.
+func typeEntries(name, expr string) string {
+	return fmt.Sprintf("%q: (*%s)(nil), %q: (*[]%s)(nil), %q: (**%s)(nil)", name, expr, "[]"+name, expr, "*"+name, expr)
+}
+
+// compositeTypesExport is the prelude's export of compositeTypes.
+func compositeTypesExport() string {
+	var entries []string
+	for _, t := range compositeTypes {
+		entries = append(entries, fmt.Sprintf("%q: (*%s)(nil)", t, t))
+	}
+	return fmt.Sprintf("%s.Export(%q, map[string]any{\n\t\t%s,\n\t})\n", rtName, compositeTypesPkg, strings.Join(entries, ",\n\t\t"))
 }
 
 // tableSize counts what exportCall would name.
@@ -570,6 +767,11 @@ func (g *generator) cellExports() string {
 		case *types.Const:
 			if namedOf(o.Type()) != nil {
 				entries = append(entries, fmt.Sprintf("%q: %s", gen, gen))
+			}
+		case *types.TypeName:
+			// Types keep their names in the cell's package.
+			if !isGeneric(o) {
+				entries = append(entries, typeEntries(name, name))
 			}
 		}
 	}
