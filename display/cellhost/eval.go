@@ -29,11 +29,14 @@ type Program struct {
 // Stmt is one statement of a Program.
 type Stmt struct {
 	Line int     `json:"line"`
-	Op   string  `json:"op"` // "expr", "result", "assign", "define", "send"
+	Op   string  `json:"op"` // "expr", "result", "assign", "define", "send", "if"
 	Lhs  []*Expr `json:"lhs,omitempty"`
 	Rhs  []*Expr `json:"rhs,omitempty"`
 	// Tok is the operator of x op= y and x++ (as "+"); "" for =.
 	Tok string `json:"tok,omitempty"`
+	// Body and Else are the branches of if Rhs[0].
+	Body []*Stmt `json:"body,omitempty"`
+	Else []*Stmt `json:"else,omitempty"`
 }
 
 // Expr is one expression of a Program. Op says which fields it uses:
@@ -135,14 +138,20 @@ func (p *Program) resolve() (map[*Expr]reflect.Value, error) {
 			walk(a)
 		}
 	}
-	for _, s := range p.Stmts {
-		for _, e := range s.Lhs {
-			walk(e)
-		}
-		for _, e := range s.Rhs {
-			walk(e)
+	var walkStmts func(list []*Stmt)
+	walkStmts = func(list []*Stmt) {
+		for _, s := range list {
+			for _, e := range s.Lhs {
+				walk(e)
+			}
+			for _, e := range s.Rhs {
+				walk(e)
+			}
+			walkStmts(s.Body)
+			walkStmts(s.Else)
 		}
 	}
+	walkStmts(p.Stmts)
 	return syms, err
 }
 
@@ -167,12 +176,7 @@ func evalProgram(p *Program) map[string]string {
 		return map[string]string{"ename": "Unresolved", "evalue": err.Error()}
 	}
 	ev := &evaluator{syms: syms}
-	out := runCell(func() {
-		for _, s := range p.Stmts {
-			ev.line = s.Line
-			ev.stmt(s)
-		}
-	})
+	out := runCell(func() { ev.stmts(p.Stmts) })
 	if out != nil && out["stack"] != "" {
 		// The evaluator has no frame in the cell's file: add the statement's.
 		out["stack"] += fmt.Sprintf("Run()\n\t%s:%d +0x0\n", p.File, ev.line)
@@ -180,8 +184,21 @@ func evalProgram(p *Program) map[string]string {
 	return out
 }
 
+func (ev *evaluator) stmts(list []*Stmt) {
+	for _, s := range list {
+		ev.line = s.Line
+		ev.stmt(s)
+	}
+}
+
 func (ev *evaluator) stmt(s *Stmt) {
 	switch s.Op {
+	case "if":
+		if ev.value(s.Rhs[0], nil).Bool() {
+			ev.stmts(s.Body)
+		} else {
+			ev.stmts(s.Else)
+		}
 	case "expr":
 		ev.multi(s.Rhs[0])
 	case "result":

@@ -77,6 +77,11 @@ var evalProbes = []string{
 	`o2 := outer{label: "x", inner: &point{1, 2}}; o2.inner.norm()`, `named(n) + big`, `time.Duration(n) * time.Millisecond`,
 	`float32(n) / 3`, `[]byte("hé")`, `string([]rune{104, 233})`, `3 * time.Second`, `sh2 := shape(point{2, 3}); sh2.area()`,
 	`make([]int, k-100)`, `make(chan int, k-100)`, `bs := []byte(s); bs[0]`,
+	`if n > 3 { fmt.Println("big") } else if n > 1 { fmt.Println("mid") } else { n = 0 }; n`,
+	`if err != nil { panic(err) }; fmt.Println("no error")`, `e2 := fmt.Errorf("bad %d", n); if e2 != nil {
+	panic(e2)
+}`,
+	`if q > 0 { q2 := q; fmt.Println(q2) }`, `if x := n; x > 0 { fmt.Println(x) }`,
 	`anyv = []point{{1, 2}}`, `func kind() string { switch anyv.(type) { case []point: return "points" }; return "other" }`, `kind()`,
 	`anyv = &point{3, 4}`, `kind2 := func() bool { _, ok := anyv.(*point); return ok }(); kind2`,
 }
@@ -94,6 +99,8 @@ var compiledProbes = map[string]bool{
 	`ptrs := []*point{{1, 1}, nil}; ptrs[0].y + 1`:    true,
 	`arr2 := [5]int{1, 3: 4}; arr2`:                   true,
 	`mm := make(map[named]string); mm[big] = "b"; mm`: true,
+	`if q > 0 { q2 := q; fmt.Println(q2) }`:           true, // a local variable
+	`if x := n; x > 0 { fmt.Println(x) }`:             true,
 }
 
 func TestEvaluatedCellsMatchCompiled(t *testing.T) {

@@ -26,6 +26,8 @@ const cellrtPath = "github.com/ipclab/ipclab/display/cellrt"
 type lowerer struct {
 	g   *generator
 	why string // the first reason the cell must be compiled
+	// top is false inside a block, where := would declare local variables.
+	top bool
 }
 
 func (l *lowerer) no(format string, args ...any) *cellhost.Expr {
@@ -46,24 +48,32 @@ func (g *generator) lower() (*cellhost.Program, string) {
 	if c.runBody == nil {
 		return nil, "no statements"
 	}
-	l := &lowerer{g: g}
-	p := &cellhost.Program{File: g.t.lineDir}
-	last := lastStmt(c)
-	for _, s := range c.runBody.List {
-		if !g.inCell(s.Pos()) {
+	l := &lowerer{g: g, top: true}
+	p := &cellhost.Program{File: g.t.lineDir, Stmts: l.stmts(c.runBody.List, lastStmt(c))}
+	if l.why != "" {
+		return nil, l.why
+	}
+	return p, ""
+}
+
+// stmts lowers a list of statements; last is the cell's trailing one.
+func (l *lowerer) stmts(list []ast.Stmt, last ast.Stmt) []*cellhost.Stmt {
+	var out []*cellhost.Stmt
+	for _, s := range list {
+		if !l.g.inCell(s.Pos()) {
 			continue
 		}
-		line, _ := lineCol(g.t.src, c.cellOffset(s.Pos()))
+		line, _ := lineCol(l.g.t.src, l.g.c.cellOffset(s.Pos()))
 		st := l.stmt(s, s == last)
 		if l.why != "" {
-			return nil, l.why
+			return nil
 		}
 		if st != nil {
 			st.Line = line
-			p.Stmts = append(p.Stmts, st)
+			out = append(out, st)
 		}
 	}
-	return p, ""
+	return out
 }
 
 func (l *lowerer) stmt(s ast.Stmt, last bool) *cellhost.Stmt {
@@ -92,6 +102,24 @@ func (l *lowerer) stmt(s ast.Stmt, last bool) *cellhost.Stmt {
 		return &cellhost.Stmt{Op: "assign", Tok: tok, Lhs: []*cellhost.Expr{l.place(s.X)}}
 	case *ast.AssignStmt:
 		return l.assign(s)
+	case *ast.IfStmt:
+		// if cond { … } else { … }: no loop in it, so evaluating it costs
+		// nothing that compiled speed would win back.
+		if s.Init != nil {
+			l.no("an if with an init statement")
+			return nil
+		}
+		top := l.top
+		l.top = false
+		defer func() { l.top = top }()
+		st := &cellhost.Stmt{Op: "if", Rhs: []*cellhost.Expr{l.expr(s.Cond, nil)}, Body: l.stmts(s.Body.List, nil)}
+		switch e := s.Else.(type) {
+		case *ast.BlockStmt:
+			st.Else = l.stmts(e.List, nil)
+		case *ast.IfStmt:
+			st.Else = l.stmts([]ast.Stmt{e}, nil)
+		}
+		return st
 	}
 	l.no("a %T statement", s)
 	return nil
@@ -105,6 +133,10 @@ func (l *lowerer) assign(s *ast.AssignStmt) *cellhost.Stmt {
 	case s.Tok == token.DEFINE:
 		// x := … at the top of the cell declares session variables, which
 		// the evaluator creates in the registry with the value's type.
+		if !l.top {
+			l.no("a local variable")
+			return nil
+		}
 		st.Op = "define"
 	default:
 		st.Tok = strings.TrimSuffix(s.Tok.String(), "=")
