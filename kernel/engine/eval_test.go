@@ -153,10 +153,7 @@ func TestEvaluationFallsBackToCompiling(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds plugins")
 	}
-	s := newSession(t)
-	if !s.e.WaitPrelude(5 * time.Minute) {
-		t.Fatal("the prelude plugin was not built")
-	}
+	s := newPreludeSession(t)
 	s.ok(`xs := []int{3, 1, 2}`)
 	for _, c := range []struct {
 		code, want string
@@ -189,10 +186,7 @@ func TestPreludeEvaluatesCommonPackages(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds plugins")
 	}
-	s := newSession(t)
-	if !s.e.WaitPrelude(5 * time.Minute) {
-		t.Fatal("the prelude plugin was not built")
-	}
+	s := newPreludeSession(t)
 	for _, c := range []struct{ code, want, out string }{
 		{`strings.ToUpper("ipc")`, "IPC", ""},
 		{`fmt.Println("hello", math.Pi)`, "", "hello 3.141592653589793\n"},
@@ -249,4 +243,15 @@ func TestInterruptEvaluatedCells(t *testing.T) {
 	if v, _ := s.ok("kept"); v != "0" {
 		t.Fatalf("kept = %q after the restart, want 0", v)
 	}
+}
+
+// newPreludeSession is a session whose prelude plugin is built, so that
+// which cells are evaluated does not depend on timing.
+func newPreludeSession(t *testing.T) *session {
+	t.Helper()
+	s := newSession(t)
+	if !s.e.WaitPrelude(5 * time.Minute) {
+		t.Fatal("the prelude plugin was not built")
+	}
+	return s
 }
