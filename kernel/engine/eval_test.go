@@ -178,6 +178,11 @@ func TestEvaluationFallsBackToCompiling(t *testing.T) {
 			t.Errorf("%q = %q (evaluated %v), want %q (evaluated %v)", c.code, got, res.Evaluated, c.want, c.evaluated)
 		}
 	}
+	for code, want := range map[string]string{"%time\nlen(xs)": "(evaluated without a build)", "%time\nfor range xs {}": "(compiled)"} {
+		if _, out := s.ok(code); !strings.Contains(out, want) {
+			t.Errorf("%q printed %q, want it to say %s", code, out, want)
+		}
+	}
 }
 
 // The prelude exports the packages cells use most, so a session's first

@@ -17,7 +17,7 @@ const magicHelp = `ipclab magics (a line starting with % or !):
   %env NAME=VALUE            set an environment variable in the session (%env alone lists them)
   %goflags FLAGS...          extra go build flags (e.g. -tags=foo); restarts the session process
   %reset                     forget all declarations and values (a fresh session)
-  %time                      as the first line: report how long the cell took to build and run
+  %time                      as the first line: report how long the cell took to build and run, and whether it was compiled
   %%writefile FILE           as the first line: write the rest of the cell to FILE
   !COMMAND                   run a shell command in the notebook's directory
   %help                      this list
@@ -47,7 +47,11 @@ func (e *Engine) magics(ctx context.Context, req Request, out Output) (code stri
 	if strings.TrimSpace(first) == "%time" {
 		start := time.Now()
 		r := e.executeGo(ctx, req, blankFirstLine(code), out)
-		out.Stream("stdout", fmt.Sprintf("%s: wall time %s\n", "%time", time.Since(start).Round(time.Millisecond)))
+		how := "compiled"
+		if r.Evaluated {
+			how = "evaluated without a build"
+		}
+		out.Stream("stdout", fmt.Sprintf("%s: wall time %s (%s)\n", "%time", time.Since(start).Round(time.Millisecond), how))
 		return "", r, true
 	}
 
