@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -66,10 +67,13 @@ type Engine struct {
 	goplsOnce sync.Once
 	gopls     *goplsClient
 
-	hostOnce sync.Once
-	hostPath string
-	hostErr  error
-	sess     *session
+	srcDir       string // the unpacked ipclab source cells build against
+	buildKeyOnce sync.Once
+	buildKeyVal  string
+	hostOnce     sync.Once
+	hostPath     string
+	hostErr      error
+	sess         *session
 	// exported are the packages whose export tables the session process
 	// has loaded whole, for evaluated cells (see lower.go).
 	exported map[string]bool
@@ -147,6 +151,7 @@ func New(opts Options) (*Engine, error) {
 		w:        newWorld(),
 		cells:    map[string]*cellSource{},
 		exported: map[string]bool{},
+		srcDir:   srcDir,
 	}
 	e.imp = newExportImporter(goTool, ws, e.goEnv())
 	e.fast = newFastBuilder(goTool, ws, e.goEnv())
@@ -203,13 +208,17 @@ func (e *Engine) warmUp() {
 		return
 	}
 	start := time.Now()
-	so := filepath.Join(e.ws, "bin", "prelude.so")
-	out, err := runGo(context.Background(), e.goTool, e.ws, e.goEnv(), e.buildArgs("-buildmode=plugin", "-o", so, "./warmup")...)
+	so, built, err := e.cachedBuild("prelude.so", src, func(out string) error {
+		if out, err := runGo(context.Background(), e.goTool, e.ws, e.goEnv(), e.buildArgs("-buildmode=plugin", "-o", out, "./warmup")...); err != nil {
+			return fmt.Errorf("%v\n%s", err, out)
+		}
+		return nil
+	})
 	if err != nil {
-		e.log.Warn("prelude plugin build failed", "err", err, "output", string(out))
+		e.log.Warn("prelude plugin build failed", "err", err)
 		return
 	}
-	e.log.Info("prelude plugin built", "took", time.Since(start).Round(time.Millisecond))
+	e.log.Info("prelude plugin ready", "built", built, "took", time.Since(start).Round(time.Millisecond))
 	e.preludeMu.Lock()
 	e.prelude, e.preludePkgs = so, pkgs
 	e.preludeMu.Unlock()
@@ -243,16 +252,64 @@ func (e *Engine) loadPrelude(s *session) {
 func (e *Engine) host() (string, error) {
 	e.hostOnce.Do(func() {
 		start := time.Now()
-		bin := filepath.Join(e.ws, "bin", "session")
-		out, err := runGo(context.Background(), e.goTool, e.ws, e.goEnv(), e.buildArgs("-o", bin, "./host")...)
+		src, _ := os.ReadFile(filepath.Join(e.ws, "host", "main.go"))
+		bin, built, err := e.cachedBuild("session", string(src), func(out string) error {
+			if out, err := runGo(context.Background(), e.goTool, e.ws, e.goEnv(), e.buildArgs("-o", out, "./host")...); err != nil {
+				return fmt.Errorf("%v\n%s", err, out)
+			}
+			return nil
+		})
 		if err != nil {
-			e.hostErr = fmt.Errorf("build the session process: %v\n%s", err, out)
+			e.hostErr = fmt.Errorf("build the session process: %w", err)
 			return
 		}
-		e.log.Info("session program built", "took", time.Since(start).Round(time.Millisecond))
+		e.log.Info("session program ready", "built", built, "took", time.Since(start).Round(time.Millisecond))
 		e.hostPath = bin
 	})
 	return e.hostPath, e.hostErr
+}
+
+// cachedBuild returns the program or plugin name built from src, building
+// it into the cache dir only when no kernel on this machine has yet: go
+// build caches compiled packages but links every time, which cost each new
+// kernel a second or two before its first cell.
+func (e *Engine) cachedBuild(name, src string, build func(out string) error) (path string, built bool, err error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s", e.buildKey(), name, src, strings.Join(e.goflags, " "))
+	dir := filepath.Join(e.opts.CacheDir, "built")
+	path = filepath.Join(dir, fmt.Sprintf("%s-%x", name, h.Sum(nil)[:8]))
+	if _, err := os.Stat(path); err == nil {
+		return path, false, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", false, err
+	}
+	tmp := fmt.Sprintf("%s.tmp%d", path, os.Getpid())
+	if err := build(tmp); err != nil {
+		os.Remove(tmp)
+		return "", false, err
+	}
+	// Rename is atomic: a kernel starting now sees the whole file or none.
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return "", false, err
+	}
+	return path, true, nil
+}
+
+// buildKey is what a cached build depends on besides its own source: the
+// ipclab source cells build against and the toolchain with its settings.
+func (e *Engine) buildKey() string {
+	e.buildKeyOnce.Do(func() {
+		cmd := exec.Command(e.goTool, "env", "GOVERSION", "GOROOT", "GOOS", "GOARCH", "GOAMD64", "CC", "CGO_ENABLED", "GOFLAGS", "GOEXPERIMENT")
+		cmd.Env = e.goEnv()
+		out, err := cmd.Output()
+		if err != nil {
+			out = []byte(time.Now().String()) // no key to trust: never reuse
+		}
+		e.buildKeyVal = e.srcDir + "\x00" + string(out)
+	})
+	return e.buildKeyVal
 }
 
 func (e *Engine) buildArgs(args ...string) []string {
