@@ -196,7 +196,7 @@ func (s *session) deliver(stream string, it cellio.Item) {
 // errSessionDied is returned by run when the session process ends mid-cell.
 var errSessionDied = errors.New("the session process ended")
 
-// run sends one command (run a plugin, evaluate a program, load a plugin)
+// run sends one command (run a plugin or evaluate a program)
 // and answers the cell's reads of standard input until the cell ends, ctx is
 // cancelled (interrupt) or the process dies.
 func (s *session) run(ctx context.Context, cmd cellhost.Command, out Output, allowStdin bool) (*runningCell, error) {
