@@ -30,17 +30,7 @@ import (
 func TestJupyter(t *testing.T) {
 	jupytertest.Require(t, "jupyter_client, jupyter_kernel_test", "python3-jupyter-client python3-jupyter-kernel-test")
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "ipclab")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/ipclab").CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/ipclab: %v\n%s", err, out)
-	}
-	prefix := filepath.Join(tmp, "prefix")
-	out, err := exec.Command(bin, "install", "--prefix", prefix).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ipclab install --prefix %s: %v\n%s", prefix, err, out)
-	}
-	t.Logf("%s", out)
-	data := filepath.Join(prefix, "share", "jupyter")
+	bin, data := jupytertest.InstallIpclab(t, "..", tmp)
 	env := jupytertest.Env(tmp, data, "ipclab")
 
 	t.Run("kernelspec", func(t *testing.T) {

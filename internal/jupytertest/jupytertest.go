@@ -97,3 +97,23 @@ func noise(line string) bool {
 	return strings.Contains(line, "frozen modules") || strings.Contains(line, "PYDEVD_DISABLE_FILE_VALIDATION") ||
 		strings.Contains(line, "Debugger warning")
 }
+
+// InstallIpclab builds ipclab from the module at root into tmp and installs
+// its kernel spec under tmp/prefix, as `ipclab install --prefix` does for
+// users. It returns the binary and the Jupyter data dir holding the spec.
+func InstallIpclab(t *testing.T, root, tmp string) (bin, dataDir string) {
+	t.Helper()
+	bin = filepath.Join(tmp, "ipclab")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/ipclab")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/ipclab: %v\n%s", err, out)
+	}
+	prefix := filepath.Join(tmp, "prefix")
+	out, err := exec.Command(bin, "install", "--prefix", prefix).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ipclab install --prefix %s: %v\n%s", prefix, err, out)
+	}
+	t.Logf("%s", out)
+	return bin, filepath.Join(prefix, "share", "jupyter")
+}

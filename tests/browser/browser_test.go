@@ -34,16 +34,7 @@ func TestTourInChromium(t *testing.T) {
 	jupytertest.Require(t, "notebook", "jupyter-notebook")
 	chromium := requireChromium(t)
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "ipclab")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/ipclab")
-	build.Dir = "../.."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/ipclab: %v\n%s", err, out)
-	}
-	prefix := filepath.Join(tmp, "prefix")
-	if out, err := exec.Command(bin, "install", "--prefix", prefix).CombinedOutput(); err != nil {
-		t.Fatalf("ipclab install: %v\n%s", err, out)
-	}
+	_, data := jupytertest.InstallIpclab(t, "../..", tmp)
 	nbDir := filepath.Join(tmp, "notebooks")
 	os.MkdirAll(nbDir, 0o755)
 	tour, err := os.ReadFile("../../notebooks/tour.ipynb")
@@ -52,7 +43,7 @@ func TestTourInChromium(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(nbDir, "tour.ipynb"), tour, 0o644)
 
-	base, token := startNotebookServer(t, jupytertest.Env(tmp, filepath.Join(prefix, "share", "jupyter"), "ipclab"), nbDir)
+	base, token := startNotebookServer(t, jupytertest.Env(tmp, data, "ipclab"), nbDir)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
