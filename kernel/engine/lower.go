@@ -726,30 +726,43 @@ func exportCall(alias string, pkg *types.Package, only map[string]bool) string {
 	var entries []string
 	scope := pkg.Scope()
 	for _, name := range scope.Names() {
-		if !token.IsExported(name) || (only != nil && !only[name]) {
-			continue
-		}
-		switch o := scope.Lookup(name).(type) {
-		case *types.Func:
-			if o.Type().(*types.Signature).TypeParams().Len() == 0 {
-				entries = append(entries, fmt.Sprintf("%q: %s.%s", name, alias, name))
-			}
-		case *types.Var:
-			entries = append(entries, fmt.Sprintf("%q: &%s.%s", name, alias, name))
-		case *types.Const:
-			if namedOf(o.Type()) != nil {
-				entries = append(entries, fmt.Sprintf("%q: %s.%s", name, alias, name))
-			}
-		case *types.TypeName:
-			if !isGeneric(o) {
-				entries = append(entries, typeEntries(name, alias+"."+name))
-			}
+		if token.IsExported(name) && (only == nil || only[name]) {
+			entries = appendEntry(entries, scope.Lookup(name), name, alias+"."+name)
 		}
 	}
+	return exportSource(pkg.Path(), entries)
+}
+
+// appendEntry adds obj's entry to an export table: key ↦ expr, the Go
+// expression naming it (a pointer for a variable, a nil *T for a type T).
+// Generic functions and types, and untyped or basic constants (the kernel
+// folds those), have none.
+func appendEntry(entries []string, obj types.Object, key, expr string) []string {
+	switch o := obj.(type) {
+	case *types.Func:
+		if o.Type().(*types.Signature).TypeParams().Len() == 0 {
+			entries = append(entries, fmt.Sprintf("%q: %s", key, expr))
+		}
+	case *types.Var:
+		entries = append(entries, fmt.Sprintf("%q: &%s", key, expr))
+	case *types.Const:
+		if namedOf(o.Type()) != nil {
+			entries = append(entries, fmt.Sprintf("%q: %s", key, expr))
+		}
+	case *types.TypeName:
+		if !isGeneric(o) {
+			entries = append(entries, typeEntries(key, expr))
+		}
+	}
+	return entries
+}
+
+// exportSource is the cellrt.Export call of a table; "" when it is empty.
+func exportSource(pkg string, entries []string) string {
 	if len(entries) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%s.Export(%q, map[string]any{\n\t\t%s,\n\t})\n", rtName, pkg.Path(), strings.Join(entries, ",\n\t\t"))
+	return fmt.Sprintf("%s.Export(%q, map[string]any{\n\t\t%s,\n\t})\n", rtName, pkg, strings.Join(entries, ",\n\t\t"))
 }
 
 // typeEntries exports a type T (as a nil *T) with []T and *T, so that the
@@ -764,7 +777,7 @@ func compositeTypesExport() string {
 	for _, t := range compositeTypes {
 		entries = append(entries, fmt.Sprintf("%q: (*%s)(nil)", t, t))
 	}
-	return fmt.Sprintf("%s.Export(%q, map[string]any{\n\t\t%s,\n\t})\n", rtName, compositeTypesPkg, strings.Join(entries, ",\n\t\t"))
+	return exportSource(compositeTypesPkg, entries)
 }
 
 // tableSize counts what exportCall would name.
@@ -788,24 +801,10 @@ func (g *generator) cellExports() string {
 		if name == "_" || name == "init" || name == "main" || name == runFunc || !g.inCell(obj.Pos()) {
 			return
 		}
-		gen := exportedName(name)
-		switch o := obj.(type) {
-		case *types.Func:
-			if o.Type().(*types.Signature).TypeParams().Len() == 0 {
-				entries = append(entries, fmt.Sprintf("%q: %s", gen, gen))
-			}
-		case *types.Var:
-			entries = append(entries, fmt.Sprintf("%q: &%s", gen, gen))
-		case *types.Const:
-			if namedOf(o.Type()) != nil {
-				entries = append(entries, fmt.Sprintf("%q: %s", gen, gen))
-			}
-		case *types.TypeName:
-			// Types keep their names in the cell's package.
-			if !isGeneric(o) {
-				entries = append(entries, typeEntries(name, name))
-			}
+		if _, isType := obj.(*types.TypeName); !isType {
+			name = exportedName(name) // types keep their names in the cell's package
 		}
+		entries = appendEntry(entries, obj, name, name)
 	}
 	for _, name := range g.c.pkg.Scope().Names() {
 		add(g.c.pkg.Scope().Lookup(name))
@@ -818,7 +817,7 @@ func (g *generator) cellExports() string {
 	if len(entries) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("\nfunc init() {\n\t%s.Export(%q, map[string]any{\n\t\t%s,\n\t})\n}\n", rtName, pkgPath(g.t.seq), strings.Join(entries, ",\n\t\t"))
+	return "\nfunc init() {\n\t" + exportSource(pkgPath(g.t.seq), entries) + "}\n"
 }
 
 // pluginExports is the plugin main's init: export tables of the packages the
