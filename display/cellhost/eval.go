@@ -107,36 +107,21 @@ func (p *Program) resolve() (map[*Expr]reflect.Value, error) {
 		if e == nil || err != nil {
 			return
 		}
-		if e.Op == "sym" && !defined[[2]string{e.Pkg, e.Name}] {
-			v, ok := cellrt.Symbol(e.Pkg, e.Name)
+		if (e.Op == "sym" && !defined[[2]string{e.Pkg, e.Name}]) || (e.Op == "type" && e.Pkg != "") {
+			v, ok := lookup(e)
 			if !ok {
 				err = errUnresolved{e.Pkg, e.Name}
 				return
 			}
-			rv := reflect.ValueOf(v)
-			if e.Var {
-				if rv.Kind() != reflect.Pointer || rv.IsNil() {
-					err = errUnresolved{e.Pkg, e.Name}
-					return
-				}
-				rv = rv.Elem()
-			}
-			syms[e] = rv
-		}
-		if e.Op == "type" && e.Pkg != "" {
-			v, ok := cellrt.Symbol(e.Pkg, e.Name)
-			t := reflect.TypeOf(v)
-			if !ok || t == nil || t.Kind() != reflect.Pointer {
-				err = errUnresolved{e.Pkg, e.Name}
-				return
-			}
-			syms[e] = reflect.Zero(t.Elem()) // the type, carried by its zero value
+			syms[e] = v
 		}
 		for _, x := range []*Expr{e.X, e.Y, e.Fun, e.Lo, e.Hi, e.Max, e.Type} {
 			walk(x)
 		}
-		for _, a := range append(e.Args, e.Keys...) {
-			walk(a)
+		for _, list := range [][]*Expr{e.Args, e.Keys} {
+			for _, a := range list {
+				walk(a)
+			}
 		}
 	}
 	var walkStmts func(list []*Stmt)
@@ -154,6 +139,29 @@ func (p *Program) resolve() (map[*Expr]reflect.Value, error) {
 	}
 	walkStmts(p.Stmts)
 	return syms, err
+}
+
+// lookup finds a symbol or a type in cellrt's registry: a variable is
+// registered as a pointer to it, a type T as a nil *T and carried here by
+// its zero value.
+func lookup(e *Expr) (reflect.Value, bool) {
+	v, ok := cellrt.Symbol(e.Pkg, e.Name)
+	rv := reflect.ValueOf(v)
+	switch {
+	case !ok:
+		return reflect.Value{}, false
+	case e.Op == "type":
+		if rv.Kind() != reflect.Pointer {
+			return reflect.Value{}, false
+		}
+		return reflect.Zero(rv.Type().Elem()), true
+	case e.Var:
+		if rv.Kind() != reflect.Pointer || rv.IsNil() {
+			return reflect.Value{}, false
+		}
+		return rv.Elem(), true
+	}
+	return rv, true
 }
 
 // runtimeError is a run-time panic the evaluator raises itself, worded as
@@ -255,10 +263,7 @@ func (ev *evaluator) assign(s *Stmt) {
 			vals[i] = convert(vals[i], dsts[i].typ())
 		}
 		if len(s.Lhs) > 1 {
-			// a, b = b, a: every right side is read before any is assigned.
-			c := reflect.New(vals[i].Type()).Elem()
-			c.Set(exported(vals[i]))
-			vals[i] = c
+			vals[i] = copyOf(vals[i]) // a, b = b, a: every right side is read before any is assigned
 		}
 	}
 	for i, d := range dsts {
@@ -334,11 +339,7 @@ func (ev *evaluator) target(e *Expr) target {
 			return target{m: x, key: ev.value(e.Y, x.Type().Key())}
 		}
 	}
-	if e.Op == "sym" && e.Name == "_" {
-		return target{}
-	}
-	v := ev.place(e)
-	return target{v: v}
+	return target{v: ev.place(e)}
 }
 
 // value evaluates an expression with one value; want is the type its use
@@ -386,6 +387,36 @@ func convert(v reflect.Value, t reflect.Type) reflect.Value {
 	}
 }
 
+const errNilDeref = runtimeError("invalid memory address or nil pointer dereference")
+
+// deref follows a pointer as Go does, panicking on nil; other values are
+// returned as they are (x.f and x[i] dereference implicitly).
+func deref(x reflect.Value) reflect.Value {
+	if x.Kind() != reflect.Pointer {
+		return x
+	}
+	if x.IsNil() {
+		panic(errNilDeref)
+	}
+	return x.Elem()
+}
+
+// addressable is v, or an addressable copy of it when it is not (the
+// result of a call, say): reflect takes fields' and arrays' addresses only
+// from addressable values.
+func addressable(v reflect.Value) reflect.Value {
+	if v.CanAddr() {
+		return v
+	}
+	return copyOf(v)
+}
+
+func copyOf(v reflect.Value) reflect.Value {
+	c := reflect.New(v.Type()).Elem()
+	c.Set(exported(v))
+	return c
+}
+
 // exported returns v without the read-only mark reflect puts on values
 // reached through unexported fields: cells may use earlier cells' unexported
 // fields, and the type checker has already allowed it.
@@ -424,16 +455,12 @@ func (ev *evaluator) sym(e *Expr) reflect.Value {
 	if v, ok := ev.syms[e]; ok {
 		return v
 	}
-	v, ok := cellrt.Symbol(e.Pkg, e.Name)
+	v, ok := lookup(e)
 	if !ok {
 		panic(fmt.Sprintf("ipclab: %s.%s is not in the session", e.Pkg, e.Name))
 	}
-	rv := reflect.ValueOf(v)
-	if e.Var {
-		rv = rv.Elem()
-	}
-	ev.syms[e] = rv
-	return rv
+	ev.syms[e] = v
+	return v
 }
 
 func (ev *evaluator) one(e *Expr) reflect.Value {
@@ -475,26 +502,11 @@ func (ev *evaluator) place(e *Expr) reflect.Value {
 	case "sym":
 		return ev.sym(e)
 	case "deref":
-		p := ev.value(e.X, nil)
-		if p.IsNil() {
-			panic(runtimeError("invalid memory address or nil pointer dereference"))
-		}
-		return p.Elem()
+		return deref(ev.value(e.X, nil))
 	case "field":
 		x := ev.value(e.X, nil)
 		for _, i := range e.Path {
-			if x.Kind() == reflect.Pointer {
-				if x.IsNil() {
-					panic(runtimeError("invalid memory address or nil pointer dereference"))
-				}
-				x = x.Elem()
-			}
-			if !x.CanAddr() {
-				c := reflect.New(x.Type()).Elem()
-				c.Set(exported(x))
-				x = c
-			}
-			x = exported(x.Field(i))
+			x = exported(addressable(deref(x)).Field(i))
 		}
 		return x
 	case "index":
@@ -512,12 +524,7 @@ func (ev *evaluator) index(e *Expr) reflect.Value {
 		}
 		return reflect.Zero(x.Type().Elem())
 	}
-	if x.Kind() == reflect.Pointer {
-		if x.IsNil() {
-			panic(runtimeError("invalid memory address or nil pointer dereference"))
-		}
-		x = x.Elem()
-	}
+	x = deref(x)
 	i := toInt(ev.value(e.Y, nil))
 	if i < 0 {
 		panic(runtimeError(fmt.Sprintf("index out of range [%d]", i)))
@@ -529,17 +536,9 @@ func (ev *evaluator) index(e *Expr) reflect.Value {
 }
 
 func (ev *evaluator) slice(e *Expr) reflect.Value {
-	x := ev.value(e.X, nil)
-	if x.Kind() == reflect.Pointer {
-		if x.IsNil() {
-			panic(runtimeError("invalid memory address or nil pointer dereference"))
-		}
-		x = x.Elem()
-	}
-	if x.Kind() == reflect.Array && !x.CanAddr() {
-		c := reflect.New(x.Type()).Elem()
-		c.Set(x)
-		x = c
+	x := deref(ev.value(e.X, nil))
+	if x.Kind() == reflect.Array {
+		x = addressable(x)
 	}
 	capacity, what := x.Len(), "length"
 	if x.Kind() == reflect.Slice {
@@ -604,15 +603,10 @@ func toInt(v reflect.Value) int64 {
 func (ev *evaluator) method(e *Expr) reflect.Value {
 	x := ev.value(e.X, nil)
 	if e.Addr {
-		if !x.CanAddr() {
-			c := reflect.New(x.Type()).Elem()
-			c.Set(x)
-			x = c
-		}
-		x = x.Addr()
+		x = addressable(x).Addr()
 	}
 	if x.Kind() == reflect.Interface && x.IsNil() {
-		panic(runtimeError("invalid memory address or nil pointer dereference"))
+		panic(errNilDeref)
 	}
 	m := x.MethodByName(e.Name)
 	if !m.IsValid() {
@@ -629,7 +623,7 @@ func (ev *evaluator) call(e *Expr) []reflect.Value {
 		fn = ev.value(e.Fun, nil)
 	}
 	if fn.IsNil() {
-		panic(runtimeError("invalid memory address or nil pointer dereference"))
+		panic(errNilDeref)
 	}
 	ft := fn.Type()
 	var args []reflect.Value
