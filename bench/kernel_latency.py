@@ -5,9 +5,9 @@ Run with Debian's Python after `make install` (JUPYTER_PATH pointing at the spec
 For each kind of trivial cell it prints the median, p90, min and max of
 execute_request -> status idle over --cells runs, interleaved, plus the time
 from launching the kernel to its kernel_info reply and to the first cell's idle.
-Cells that only read, assign and call what is loaded are evaluated in the
-session process; a cell that declares something is compiled and linked as a
-plugin. Timing is reported, never asserted.
+Cells that only declare variables, read, assign and call what is loaded are
+evaluated in the session process; a cell with a function, a type or a loop is
+compiled and linked as a plugin. Timing is reported, never asserted.
 """
 import argparse
 import statistics
