@@ -50,7 +50,9 @@ var workers = struct {
 
 // RegisterWorker makes fn available to Spawn under name. Call it from an
 // init function: in a worker process, the worker starts as soon as its
-// name is registered, before main. (Built-in workers: "echo" sends every
+// name is registered, before main. In an ipclab notebook, call it at the
+// top level of a cell or in its init: the worker process loads the
+// session's cells first, and the last registration of a name counts. (Built-in workers: "echo" sends every
 // message back; "sink" receives until the parent closes.)
 func RegisterWorker(name string, fn WorkerFunc) {
 	workers.Lock()

@@ -134,7 +134,7 @@ func loadSessionPlugins() {
 }
 
 // Replay is the main loop of a rebuild-per-cell program, used where Go
-// plugins are not available: it waits for the kernel's run command, runs the
+// plugins are not available and while %goflags has -race: it waits for the kernel's run command, runs the
 // earlier cells again with their output discarded (recomputing their
 // values), then runs the new cell and reports its end as Serve does.
 func Replay(earlier []func(), cell func()) {
