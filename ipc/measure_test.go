@@ -152,3 +152,31 @@ func TestOtherCPUSeesABusyMachine(t *testing.T) {
 		t.Errorf("a spinning process took %.2fs of CPU in 0.3s, want ≥ 0.1s", sec)
 	}
 }
+
+// TestCheckNamesTheRealLimit: Check reports each transport's own limit,
+// not a default of Options.
+func TestCheckNamesTheRealLimit(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		o    Options
+		size int
+		want string // "" : no error
+	}{
+		{"pipe", Options{}, 1 << 20, ""},
+		{"unix-stream", Options{}, 16 << 20, ""},
+		{"tcp", Options{}, 1 << 20, ""},
+		{"shm-ring", Options{}, 16 << 20, ""},
+		{"shm-ring", Options{RingCapacity: 1 << 16}, 1 << 20, "RingCapacity"},
+		{"posix-mq", Options{}, 1 << 20, "msgsize_max"},
+		{"sysv-mq", Options{}, 1 << 20, "msgmax"},
+		{"pipe", Options{MaxMessage: 4096}, 8192, "Options.MaxMessage is 4096"},
+	} {
+		err := Check(c.name, c.o, c.size)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("Check(%s, %d): %v", c.name, c.size, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, ErrMessageTooLarge)):
+			t.Errorf("Check(%s, %d) = %v, want an ErrMessageTooLarge naming %q", c.name, c.size, err, c.want)
+		}
+	}
+}
