@@ -93,6 +93,9 @@ func fmtSyscalls(c Costs) string {
 }
 
 func fmtCPU(c Costs) string {
+	if !c.CPUCounted {
+		return "-"
+	}
 	return fmtDuration(time.Duration(c.UserNs + c.SysNs))
 }
 
