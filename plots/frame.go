@@ -39,18 +39,20 @@ func (f *figure) draw(c draw.Canvas) {
 	if f.subtitle != "" {
 		sty := textStyle(9, false, inkGrey)
 		sty.YAlign = draw.YTop
-		t := ellipsize(f.subtitle, sty, width)
-		c.FillText(sty, vg.Point{X: c.Min.X, Y: c.Max.Y}, t)
-		c.Max.Y -= sty.Height(t) + vg.Points(3)
+		for _, t := range wrap(f.subtitle, sty, width) { // wrapped, never cut
+			c.FillText(sty, vg.Point{X: c.Min.X, Y: c.Max.Y}, t)
+			c.Max.Y -= sty.Height(t) + vg.Points(1)
+		}
+		c.Max.Y -= vg.Points(2)
 	}
 	c.Max.Y -= vg.Points(4)
 	if f.caption != "" {
 		// Wrapped, never cut: the caption says what was run. A caption
-		// that would take more than a third of the height gets smaller type.
+		// that would take more than a quarter of the height gets smaller type.
 		sty := textStyle(7.5, false, inkGrey)
 		sty.YAlign = draw.YBottom
 		lines := wrap(f.caption, sty, width)
-		for sty.Font.Size > 5.5 && vg.Length(len(lines))*(sty.Height("x")+vg.Points(1)) > (c.Max.Y-c.Min.Y)/3 {
+		for sty.Font.Size > 5.5 && vg.Length(len(lines))*(sty.Height("x")+vg.Points(1)) > (c.Max.Y-c.Min.Y)/4 {
 			sty.Font.Size -= 0.5
 			lines = wrap(f.caption, sty, width)
 		}

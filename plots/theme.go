@@ -149,10 +149,10 @@ func lookOf(name string) look {
 	if base, variant, ok := strings.Cut(name, "/"); ok {
 		if l, ok := known[base]; ok {
 			i, ok := variantIndex[variant]
-			if !ok {
+			if !ok { // combinations ("spin/zero-copy"): by a hash
 				h := fnv.New32a()
 				h.Write([]byte(variant))
-				i = len(variantIndex) + int(h.Sum32()%uint32(len(shades)))
+				i = int(h.Sum32() % uint32(len(shades)))
 			}
 			l.color = shade(l.color, shades[i%len(shades)])
 			l.glyph = variantGlyphs[i%len(variantGlyphs)]
@@ -164,18 +164,26 @@ func lookOf(name string) look {
 	return spare[int(h.Sum32()%uint32(len(spare)))]
 }
 
-// variantIndex fixes the shade and marker of the variants ipc names.
+// variantIndex fixes the shade and marker of the variants ipc names; the
+// variants one transport can have at once get different shades (the
+// in-process, pinned and remote variants of a socket reuse the wait
+// strategies' shades, which sockets never have).
 var variantIndex = map[string]int{
 	"spin": 0, "yield": 1, "futex": 2, "sysv": 3, "file": 4, "memfd": 5, "zero-copy": 6,
-	"in-process": 7, "pinned": 8, "remote": 9,
+	"in-process": 0, "pinned": 2, "remote": 1,
 }
 
-// shades: negative darkens towards black, positive lightens towards white.
-var shades = []float64{-0.5, 0.45, -0.25, 0.65, -0.7, 0.25, -0.4, 0.55, -0.6, 0.35, -0.15}
+// shades: negative darkens towards black, positive lightens towards white;
+// about 0.2 apart, so that neighbours stay distinguishable, and never so
+// light that a line fades into the white.
+var shades = []float64{-0.5, 0.4, -0.28, 0.6, -0.7, 0.2, -0.12}
 
 var variantGlyphs = []draw.GlyphDrawer{draw.SquareGlyph{}, draw.TriangleGlyph{}, draw.RingGlyph{}, draw.PyramidGlyph{}, draw.BoxGlyph{}, draw.CrossGlyph{}, draw.PlusGlyph{}}
 
 func shade(c color.NRGBA, f float64) color.NRGBA {
+	if f < 0 && max(c.R, c.G, c.B) < 64 { // black cannot darken: lighten
+		f = -f
+	}
 	mix := func(v uint8) uint8 {
 		if f < 0 {
 			return uint8(float64(v)*(1+f) + 0.5)

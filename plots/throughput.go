@@ -72,6 +72,20 @@ func (c Chart) throughput() (*figure, error) {
 	if stacked {
 		h /= 2
 	}
+	// Axis titles that would not fit along a short panel get short forms,
+	// rather than running past it.
+	avail := pt(h - 150)
+	if stacked {
+		avail = pt(h - 90)
+	}
+	for _, a := range []struct {
+		p           *plot.Plot
+		long, short string
+	}{{rate, rate.Y.Label.Text, "msg/s"}, {data, data.Y.Label.Text, "bytes/s"}} {
+		if a.p.Y.Label.TextStyle.Width(a.long) > avail {
+			a.p.Y.Label.Text = a.short
+		}
+	}
 	rate.Y.Tick.Marker = log10Ticks(func(v float64) string { return tickSI(v, "") }, (h-130)/24)
 	data.Y.Tick.Marker = log10Ticks(func(v float64) string { return tickSI(v, "B/s") }, (h-130)/24)
 
