@@ -21,7 +21,7 @@ import (
 // than BusyThreshold of the machine.
 func (rs Results) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "variant\tmode\tsize\tmsg/s\tthroughput\tspread\tp50 RTT\tp99 RTT\tsyscalls/msg\tCPU/msg user+sys\tset-up\tlost\tcorrupt\tnote\t")
+	fmt.Fprintln(tw, "variant\tmode\tsize\tmsg/s\tthroughput\tspread\tp50 RTT\tp99 RTT\tsyscalls/msg\tuser CPU/msg\tkernel CPU/msg\tset-up\tlost\tcorrupt\tnote\t")
 	var notes []string
 	for _, r := range rs {
 		spread := ""
@@ -40,9 +40,10 @@ func (rs Results) WriteTable(w io.Writer) error {
 		if r.Busy {
 			note = append(note, fmt.Sprintf("busy %.0f%%", 100*r.OtherCPU))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t\n", r.labelOrTransport(), r.Mode, FormatSize(r.SizeBytes),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t\n", r.labelOrTransport(), r.Mode, FormatSize(r.SizeBytes),
 			fmtRate(r.MessagesPerSecond), fmtBytes(r.BytesPerSecond), spread, p50, p99,
-			fmtSyscalls(r.Producer)+"/"+fmtSyscalls(r.Consumer), fmtCPU(r.Producer)+"/"+fmtCPU(r.Consumer), fmtSetup(r.Setup),
+			fmtSyscalls(r.Producer)+"/"+fmtSyscalls(r.Consumer), fmtCPU(r.Producer, r.Producer.UserNs)+"/"+fmtCPU(r.Consumer, r.Consumer.UserNs),
+			fmtCPU(r.Producer, r.Producer.SysNs)+"/"+fmtCPU(r.Consumer, r.Consumer.SysNs), fmtSetup(r.Setup),
 			r.Lost, r.Corrupt, strings.Join(note, ", "))
 	}
 	if err := tw.Flush(); err != nil {
@@ -51,7 +52,7 @@ func (rs Results) WriteTable(w io.Writer) error {
 	if len(rs) == 0 {
 		return nil
 	}
-	fmt.Fprintln(w, "\nsyscalls/msg and CPU/msg: producer/consumer (pinger/echoer in ping-pong); \"-\": not counted by ipc")
+	fmt.Fprintln(w, "\nsyscalls and CPU per message: producer/consumer (pinger/echoer, per round trip, in ping-pong); \"-\": not counted by ipc")
 	for _, n := range notes {
 		fmt.Fprintln(w, n)
 	}
@@ -92,11 +93,11 @@ func fmtSyscalls(c Costs) string {
 	return strconv.FormatFloat(c.Syscalls, 'g', 3, 64)
 }
 
-func fmtCPU(c Costs) string {
+func fmtCPU(c Costs, ns float64) string {
 	if !c.CPUCounted {
 		return "-"
 	}
-	return fmtDuration(time.Duration(c.UserNs + c.SysNs))
+	return fmtDuration(time.Duration(ns))
 }
 
 func fmtSetup(d time.Duration) string {
