@@ -4,7 +4,10 @@
 // process it starts itself, and prints, per comparison of shared memory
 // (shm-ring) with a message-passing transport, whether the verdict "shared
 // memory faster" came out the same in every run, and the range of the
-// ratios. It is a benchmark, not a test: it asserts nothing.
+// ratios; and the same for "shared memory costs less CPU per message"
+// (producer and consumer, user and system time), a verdict that does not
+// depend on how much of the machine the scheduler gave the run. It is a
+// benchmark, not a test: it asserts nothing.
 //
 //	go run ./bench/verdicts [-runs 5] [-duration 200ms] [-nice 10]
 //	make bench-verdicts
@@ -14,6 +17,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -40,7 +44,8 @@ func (c comparison) String() string {
 // inverse p50 round trip), > 1 means shared memory was faster.
 type sample struct {
 	ratio float64
-	busy  bool // the run was flagged busy (Result.Busy on either side)
+	cpu   float64 // the other's CPU time per message over shm-ring's (both sides, user+sys); 0 if not measured
+	busy  bool    // the run was flagged busy (Result.Busy on either side)
 	short bool
 }
 
@@ -116,7 +121,14 @@ func main() {
 							ratio = float64(b.RTTp50) / float64(a.RTTp50)
 						}
 						c := comparison{mode, other, size}
-						got[cond][c] = append(got[cond][c], sample{ratio, a.Busy || b.Busy, a.Short || b.Short})
+						cpu := func(r ipc.Result) float64 {
+							return r.Producer.UserNs + r.Producer.SysNs + r.Consumer.UserNs + r.Consumer.SysNs
+						}
+						cr := 0.0
+						if a.Producer.CPUCounted && b.Producer.CPUCounted && cpu(a) > 0 {
+							cr = cpu(b) / cpu(a)
+						}
+						got[cond][c] = append(got[cond][c], sample{ratio, cr, a.Busy || b.Busy, a.Short || b.Short})
 					}
 				}
 			}
@@ -133,13 +145,13 @@ func main() {
 	}
 	fmt.Println()
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "comparison\tshm faster (quiet)\tshm faster (busy)\tratio min–median–max\tsame verdict 10/10?\tdifference > 2×?\t")
+	fmt.Fprintln(tw, "comparison\tshm faster (quiet)\tshm faster (busy)\tratio min–median–max\tsame verdict 10/10?\tdifference > 2×?\tshm cheaper CPU/msg\tCPU ratio min–max\t")
 	var keys []comparison
 	for c := range got["quiet"] {
 		keys = append(keys, c)
 	}
 	slices.SortFunc(keys, func(a, b comparison) int { return strings.Compare(a.String(), b.String()) })
-	stable, big, bigStable := 0, 0, 0
+	stable, big, bigStable, cpuStable := 0, 0, 0, 0
 	for _, c := range keys {
 		var all []float64
 		count := func(ss []sample) (faster int, n int) {
@@ -168,10 +180,27 @@ func main() {
 				bigStable++
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%d/%d\t%d/%d\t%.2f–%.2f–%.2f\t%s\t%s\t\n", c, fq, nq, fb, nb, minR, med, maxR, yesNo(same), yesNo(over2))
+		cheaper, ncpu := 0, 0
+		cmin, cmax := math.Inf(1), math.Inf(-1)
+		for _, ss := range [][]sample{got["quiet"][c], got["busy core"][c]} {
+			for _, s := range ss {
+				if s.cpu > 0 {
+					ncpu++
+					cmin, cmax = math.Min(cmin, s.cpu), math.Max(cmax, s.cpu)
+					if s.cpu > 1 {
+						cheaper++
+					}
+				}
+			}
+		}
+		if ncpu > 0 && (cheaper == ncpu || cheaper == 0) {
+			cpuStable++
+		}
+		fmt.Fprintf(tw, "%s\t%d/%d\t%d/%d\t%.2f–%.2f–%.2f\t%s\t%s\t%d/%d\t%.1f–%.1f\t\n", c, fq, nq, fb, nb, minR, med, maxR, yesNo(same), yesNo(over2), cheaper, ncpu, cmin, cmax)
 	}
 	tw.Flush()
 	fmt.Printf("\nsame verdict in every run: %d of %d comparisons; of the %d whose median difference is over 2×: %d\n", stable, len(keys), big, bigStable)
+	fmt.Printf("\"shared memory costs less CPU per message\" (both sides' user+sys, which the scheduler's share does not change) the same in every run: %d of %d\n", cpuStable, len(keys))
 }
 
 func yesNo(b bool) string {
