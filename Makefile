@@ -14,7 +14,7 @@ GOPLS_VERSION := v0.23.0
 DEBIAN_PACKAGES := jupyter-notebook jupyter-server python3-jupyter-client python3-nbclient \
 	python3-nbconvert python3-jupyter-kernel-test iproute2 gcc make chromium
 
-.PHONY: setup build install install-user demo html test lint bench bench-kernel gallery clean
+.PHONY: setup build install install-user demo html test lint bench bench-kernel bench-verdicts bench-waits gallery clean
 
 setup: ## install Debian's Jupyter, Chromium, gcc, iproute2, the Go modules and gopls
 	@echo "== setup: Debian packages: $(DEBIAN_PACKAGES)"
@@ -74,6 +74,14 @@ bench: ## Go benchmarks of ipc, and ipclab bench against the C probe (tables in 
 
 clean:
 	rm -rf $(OUT)
+
+bench-verdicts: ## a notebook-sized experiment 5x quiet and 5x with a busy core: is "shared memory faster" the same each time?
+	@echo "== bench: verdicts, quiet and with one core busy (bench/verdicts)"
+	$(GO) run ./bench/verdicts -runs 5
+
+bench-waits: install ## ring wait strategies from a notebook and from the CLI, quiet and with a busy core
+	@echo "== bench: wait strategies, notebook vs CLI (bench/wait_table.py)"
+	$(PYTHON) bench/wait_table.py --binary $(BIN)
 
 bench-kernel: install ## kernel start time and trivial-cell latency through jupyter_client
 	@echo "== bench: kernel latency (Jupyter client -> ipclab kernel)"

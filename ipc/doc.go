@@ -25,8 +25,14 @@
 // Stream (throughput) or PingPong (round-trip latency) mode, and returns
 // Results with the median and spread, latency percentiles, and the machine
 // they were measured on. Every message carries a sequence number and a
-// checksum that the receiver verifies; Results count Lost and Corrupt
-// messages, and Run fails with ErrVerify if there were any. A consumer that
+// checksum over every byte that the receiver verifies on its own copy (like
+// for like: every consumer copies each message into its own memory, unless
+// Options.ZeroCopy lets the ring's check it in place); Results count Lost
+// and Corrupt messages, and Run fails with ErrVerify if there were any.
+// Trials last the Duration asked (Result.Short says when they could not);
+// each Result carries what a message cost each side (system calls made by
+// ipc, CPU time, context switches), the set-up cost, and whether the
+// machine was busy while it was measured. A consumer that
 // dies is reported as ErrPeerDied, never waited for. Serve and
 // Experiment.Remote run the consumer on another host.
 //

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -154,6 +156,10 @@ func dialRemote(ctx context.Context, addr, name string, o Options) (*peer, error
 	}
 	if err != nil {
 		c.Close()
+		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+			// The worker went away while it was being asked.
+			return nil, fmt.Errorf("remote worker %s: %w: %w", addr, ErrPeerDied, err)
+		}
 		return nil, fmt.Errorf("remote worker %s: %w", addr, err)
 	}
 	actx, acancel := context.WithTimeout(ctx, 30*time.Second)

@@ -8,6 +8,7 @@
 //	plots.Latency(results)           // round trips: bar to p50, marker at p99
 //	plots.LatencyCDF(results)        // distribution of round-trip times
 //	plots.Speedup(results, "pipe")   // ×12.3: each transport vs a baseline
+//	plots.Costs(results)             // system calls and kernel CPU per message
 //	plots.Table(results)             // sortable HTML table and plain text
 //
 // Options return a changed copy: plots.Latency(rs).Size(600, 300).Title("…").
@@ -18,10 +19,14 @@
 // Chart.Save write a chart to an .svg or .png file, as `ipclab bench --plot`
 // does.
 //
-// Every chart draws a transport in the same colour, dash and marker: fixed
-// for the transports ipc ships, from a hash of the name for others, over the
-// Okabe–Ito colour-blind-safe palette, so the charts of a notebook agree and
-// also read in grey. Color returns that colour for cells that draw their own.
+// A chart draws one series per variant (Result.Label: "shm-ring/spin"), and
+// its caption names each result's own parameters, whether the machine was
+// busy and which trials were too short to trust (starred series). Every chart
+// draws a series in the same colour, dash and marker: a colour of its own for
+// each transport ipc ships (Okabe–Ito and Tol's colour-blind-safe palettes),
+// a shade of it for a variant, from a hash of the name for others, so the
+// charts of a notebook agree and also read in grey. Color returns that
+// colour for cells that draw their own.
 //
 // A chart that cannot be drawn (no results of its mode, only zeros, a missing
 // baseline) shows why as text; Err returns that reason. Nothing in the package

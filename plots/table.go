@@ -61,7 +61,7 @@ func (t ResultsTable) columns() []column {
 		}
 	}
 	cols := []column{
-		{"transport", false, func(r ipc.Result) (string, float64) { return r.Transport, 0 }},
+		{"transport", false, func(r ipc.Result) (string, float64) { return seriesOf(r), 0 }},
 		{"mode", false, func(r ipc.Result) (string, float64) { return string(modeOf(r)), 0 }},
 		{"size", true, func(r ipc.Result) (string, float64) { return formatBytes(r.SizeBytes), float64(r.SizeBytes) }},
 		{"msg/s", true, func(r ipc.Result) (string, float64) { return formatSI(r.MessagesPerSecond, ""), r.MessagesPerSecond }},
@@ -89,12 +89,60 @@ func (t ResultsTable) columns() []column {
 	count := func(f func(ipc.Result) int64) func(ipc.Result) (string, float64) {
 		return func(r ipc.Result) (string, float64) { return strconv.FormatInt(f(r), 10), float64(f(r)) }
 	}
-	return append(cols,
+	cols = append(cols,
 		column{"trials", true, func(r ipc.Result) (string, float64) { return strconv.Itoa(len(r.Trials)), float64(len(r.Trials)) }},
 		column{"verified", true, count(func(r ipc.Result) int64 { return r.Messages })},
 		column{"lost", true, count(func(r ipc.Result) int64 { return r.Lost })},
 		column{"corrupt", true, count(func(r ipc.Result) int64 { return r.Corrupt })},
 	)
+	// The costs and notes, when any result has them (results of older
+	// runs, or hand-made ones, may not).
+	var calls, cpu, setup, note bool
+	for _, r := range t.results {
+		calls = calls || r.Producer.SyscallsCounted
+		cpu = cpu || r.Producer.CPUCounted
+		setup = setup || r.Setup > 0
+		note = note || r.Short || r.Busy
+	}
+	extra := []struct {
+		show bool
+		col  column
+	}{
+		{calls, column{"syscalls/msg", true, func(r ipc.Result) (string, float64) {
+			if !r.Producer.SyscallsCounted || !r.Consumer.SyscallsCounted {
+				return "", -1
+			}
+			return fmtCalls(r.Producer.Syscalls) + " + " + fmtCalls(r.Consumer.Syscalls), r.Producer.Syscalls + r.Consumer.Syscalls
+		}}},
+		{cpu, column{"kernel CPU/msg", true, func(r ipc.Result) (string, float64) {
+			if !r.Producer.CPUCounted || !r.Consumer.CPUCounted {
+				return "", -1
+			}
+			return formatDuration(durationOf(r.Producer.SysNs)) + " + " + formatDuration(durationOf(r.Consumer.SysNs)), r.Producer.SysNs + r.Consumer.SysNs
+		}}},
+		{setup, column{"set-up", true, func(r ipc.Result) (string, float64) {
+			if r.Setup <= 0 {
+				return "", -1
+			}
+			return formatDuration(r.Setup), float64(r.Setup)
+		}}},
+		{note, column{"note", false, func(r ipc.Result) (string, float64) {
+			var n []string
+			if r.Short {
+				n = append(n, "short: "+r.ShortReason)
+			}
+			if r.Busy {
+				n = append(n, fmt.Sprintf("busy (%.0f%% other CPU)", 100*r.OtherCPU))
+			}
+			return strings.Join(n, "; "), 0
+		}}},
+	}
+	for _, x := range extra {
+		if x.show {
+			cols = append(cols, x.col)
+		}
+	}
+	return cols
 }
 
 // String returns the table as aligned plain text.
@@ -181,7 +229,7 @@ func (t ResultsTable) HTML() string {
 			switch {
 			case i == 0:
 				fmt.Fprintf(&b, `<td style="text-align:left;white-space:nowrap"><span style="display:inline-block;width:.75em;height:.75em;margin-right:.4em;background:%s"></span>%s</td>`,
-					hexColor(lookOf(r.Transport).color), html.EscapeString(text))
+					hexColor(lookOf(seriesOf(r)).color), html.EscapeString(text))
 			case c.num:
 				fmt.Fprintf(&b, `<td data-v="%g" style="text-align:right;white-space:nowrap">%s</td>`, key, html.EscapeString(text))
 			default:

@@ -27,7 +27,7 @@ func (c Chart) throughput() (*figure, error) {
 	}
 	f := &figure{
 		title:   "Throughput vs message size",
-		caption: captionOf(c.results),
+		caption: captionOf(drawn(c.results, ipc.Stream, t)),
 		width:   900,
 		height:  440,
 	}
@@ -71,6 +71,20 @@ func (c Chart) throughput() (*figure, error) {
 	h := c.pixels(f).h
 	if stacked {
 		h /= 2
+	}
+	// Axis titles that would not fit along a short panel get short forms,
+	// rather than running past it.
+	avail := pt(h - 150)
+	if stacked {
+		avail = pt(h - 90)
+	}
+	for _, a := range []struct {
+		p           *plot.Plot
+		long, short string
+	}{{rate, rate.Y.Label.Text, "msg/s"}, {data, data.Y.Label.Text, "bytes/s"}} {
+		if a.p.Y.Label.TextStyle.Width(a.long) > avail {
+			a.p.Y.Label.Text = a.short
+		}
 	}
 	rate.Y.Tick.Marker = log10Ticks(func(v float64) string { return tickSI(v, "") }, (h-130)/24)
 	data.Y.Tick.Marker = log10Ticks(func(v float64) string { return tickSI(v, "B/s") }, (h-130)/24)
@@ -117,7 +131,7 @@ func (c Chart) throughput() (*figure, error) {
 			bmin = math.Min(bmin, math.Min(lo*float64(size), bps))
 			bmax = math.Max(bmax, math.Max(hi*float64(size), bps))
 		}
-		legend.Add(tr, lineThumb{lk})
+		legend.Add(t.shortMark(tr), lineThumb{lk})
 		if len(xs) == 0 {
 			continue
 		}

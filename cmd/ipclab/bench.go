@@ -37,6 +37,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	pin := fs.Bool("pin", false, "pin the producer to CPU 0 and the consumer to CPU 1")
 	wait := fs.String("wait", "adaptive", "shm-ring wait strategy: spin, yield, futex or adaptive")
 	segment := fs.String("segment", "posix", "shm-ring memory: posix, sysv, file or memfd")
+	zeroCopy := fs.Bool("zero-copy", false, "the shm-ring consumer checks messages in place instead of copying each into its own memory as every other transport's consumer does (results say zero-copy)")
 	format := fs.String("format", "table", "output: table, csv or json")
 	remote := fs.String("remote", "", "run the consumer on an `ipclab worker --listen` at tcp://HOST:PORT (tcp, zmq-tcp)")
 	inProcess := fs.Bool("in-process", false, "run the consumer as a goroutine instead of a child process")
@@ -71,7 +72,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	e := ipc.Experiment{
 		Mode: ipc.Mode(*mode), Duration: *duration, Count: *count, Trials: *trials, Warmup: *warmup,
 		Pin: *pin, InProcess: *inProcess, Remote: *remote,
-		Options: ipc.Options{Wait: ipc.Wait(*wait), Segment: ipc.SegmentKind(*segment)},
+		Options: ipc.Options{Wait: ipc.Wait(*wait), Segment: ipc.SegmentKind(*segment), ZeroCopy: *zeroCopy},
 	}
 	if *transports == "all" {
 		e.Transports = ipc.Transports()

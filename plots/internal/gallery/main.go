@@ -109,7 +109,7 @@ func run(streamFile, pingFile, docs, baseline string, synthetic bool) error {
 		fmt.Fprintf(&md, "### %s\n\n`%s` — %s\n\n![%s](plots/%s)\n\n", c.heading, c.call, c.about, c.heading, c.file)
 		fmt.Fprintf(&md, "<details><summary>text/plain alt text</summary>\n\n```\n%s\n```\n</details>\n\n", strings.TrimRight(c.chart.String(), "\n"))
 	}
-	fmt.Fprintf(&md, "### Every transport's style\n\nThe 13 transports ipc ships have a fixed colour (Okabe–Ito), dash and marker; others get one from a hash of their name (here `mmap-file`). "+
+	fmt.Fprintf(&md, "### Every transport's style\n\nThe 13 transports ipc ships have a fixed colour of their own (Okabe–Ito and Tol), dash and marker; variants (`shm-ring/spin`) a shade of it; others get one from a hash of their name (here `mmap-file`). "+
 		"Drawn from **made-up data** with 14 transports × 22 sizes, the input of `BenchmarkThroughput14x22`, and once more in grey to show that the series stay apart without colour.\n\n"+
 		"![styles](plots/styles.svg)\n\n![styles in grey](plots/styles-grey.png)\n\n")
 	if err := os.WriteFile(filepath.Join(dir, "styles.svg"), []byte(styles.SVG()), 0o644); err != nil {
@@ -179,7 +179,9 @@ func splice(path, section string) error {
 	i, j := bytes.Index(old, []byte(begin)), bytes.Index(old, []byte(end))
 	switch {
 	case i >= 0 && j > i:
-		out = append(append(append([]byte{}, old[:i]...), section...), old[j+len(end):]...)
+		// The section ends with a newline: keep what follows without the
+		// one before it, so that running again changes nothing.
+		out = append(append(append([]byte{}, old[:i]...), section...), bytes.TrimLeft(old[j+len(end):], "\n")...)
 	case len(old) > 0:
 		out = append(append(old, '\n'), section...)
 	default:
