@@ -352,12 +352,12 @@ func readFrame(r io.Reader, limit int64) (frame, body []byte, err error) {
 // of bounded size; it drops zmq4's greeting, which the guard already sent.
 type guardedConn struct {
 	net.Conn
-	mu    sync.Mutex // zmq4 reads from one goroutine; the lock keeps it honest
-	in    bytes.Buffer
-	msg   int64 // bytes of the message being received so far
-	wmu   sync.Mutex
-	drop  int
-	rerr  error
+	mu   sync.Mutex // zmq4 reads from one goroutine; the lock keeps it honest
+	in   bytes.Buffer
+	msg  int64 // bytes of the message being received so far
+	wmu  sync.Mutex
+	drop int
+	rerr error
 }
 
 func (c *guardedConn) Read(p []byte) (int, error) {
