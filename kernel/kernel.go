@@ -139,6 +139,7 @@ type kernel struct {
 
 	shutdownOnce sync.Once
 	shutdown     chan struct{}
+	replays      replayGuard // guards.go
 	wg           sync.WaitGroup
 }
 
@@ -147,6 +148,7 @@ func newKernel(info ConnectionInfo, eng Engine, opts Options) *kernel {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	logger = slog.New(truncatingHandler{logger.Handler()}) // guards.go
 	if opts.LanguageVersion == "" {
 		opts.LanguageVersion = strings.TrimPrefix(runtime.Version(), "go")
 	}
@@ -354,6 +356,10 @@ func (k *kernel) receive(sock zmq4.Socket, name string, out chan<- *message, seq
 			} else {
 				k.log.Warn("dropped a malformed message", "socket", name, "frames", len(zm.Frames), "err", err)
 			}
+			continue
+		}
+		if !k.replays.fresh(m.header.MsgID) {
+			k.log.Warn("dropped a replayed message (a msg_id already seen)", "socket", name, "msg_type", m.header.MsgType, "msg_id", m.header.MsgID)
 			continue
 		}
 		m.seq = seq.Add(1)
