@@ -139,6 +139,7 @@ type kernel struct {
 
 	shutdownOnce sync.Once
 	shutdown     chan struct{}
+	replays      replayGuard // guards.go
 	wg           sync.WaitGroup
 }
 
@@ -147,6 +148,7 @@ func newKernel(info ConnectionInfo, eng Engine, opts Options) *kernel {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	logger = slog.New(truncatingHandler{logger.Handler()}) // guards.go
 	if opts.LanguageVersion == "" {
 		opts.LanguageVersion = strings.TrimPrefix(runtime.Version(), "go")
 	}
@@ -189,11 +191,18 @@ func (k *kernel) newHeader(msgType string) header {
 // bind creates and binds the five sockets; on failure it closes those it
 // made and says which socket and port failed.
 func (k *kernel) bind() error {
+	guardLog.Store(k.log)
 	bindRouter := func(name string, port int) (zmq4.Socket, error) {
 		// The sockets outlive k.ctx (cancelled first at shutdown, to stop the
 		// cell) so that the last replies still go out; run closes them.
+		// Through the guarded transport (zmtp.go): zmq4 never sees an
+		// unchecked handshake or an oversized frame.
+		ep, err := guardedEndpoint(k.info.endpoint(port))
+		if err != nil {
+			return nil, err
+		}
 		s := zmq4.NewRouter(context.Background(), zmq4.WithTimeout(10*time.Second), zmq4.WithLogger(log.New(zmqLog{k.log}, "", 0)))
-		if err := s.Listen(k.info.endpoint(port)); err != nil {
+		if err := s.Listen(ep); err != nil {
 			s.Close()
 			return nil, bindError(name, k.info.endpoint(port), port, err)
 		}
@@ -347,6 +356,10 @@ func (k *kernel) receive(sock zmq4.Socket, name string, out chan<- *message, seq
 			} else {
 				k.log.Warn("dropped a malformed message", "socket", name, "frames", len(zm.Frames), "err", err)
 			}
+			continue
+		}
+		if !k.replays.fresh(m.header.MsgID) {
+			k.log.Warn("dropped a replayed message (a msg_id already seen)", "socket", name, "msg_type", m.header.MsgType, "msg_id", m.header.MsgID)
 			continue
 		}
 		m.seq = seq.Add(1)

@@ -53,6 +53,7 @@ type Command struct {
 // that the cells' RegisterWorker calls run again, the last one for a name
 // counting) and runs the worker.
 func Serve() {
+	guardOrphans() // orphans_linux.go: nothing outlives the kernel
 	install()
 	if run := sessionhook.TakePendingWorker(); run != nil {
 		loadSessionPlugins()
@@ -76,6 +77,7 @@ func Serve() {
 			reportDone(c.ID, evalProgram(c.Program))
 		}
 	}
+	endDescendants() // the kernel closed the channel or died: nothing outlives it
 }
 
 func readCommands(cmds chan<- Command) {

@@ -13,9 +13,11 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ipclab/ipclab/display/cellhost"
+	"github.com/ipclab/ipclab/ipc"
 )
 
 // Options configure an Engine.
@@ -53,11 +55,14 @@ type Engine struct {
 	fast   *fastBuilder
 	known  knownPackages
 
-	mu      sync.Mutex // one cell at a time
-	w       *world
-	seq     int
-	cells   map[string]*cellSource // //line file name → source, for messages
-	goflags []string
+	mu sync.Mutex // one cell at a time
+	// shellGroups are the process groups of !commands run without a
+	// session process; Close kills them.
+	shellGroups []int
+	w           *world
+	seq         int
+	cells       map[string]*cellSource // //line file name → source, for messages
+	goflags     []string
 
 	// rebuild is set where Go plugins cannot work (no cgo, no C compiler,
 	// another OS): values are then recomputed for every cell.
@@ -109,11 +114,7 @@ func New(opts Options) (*Engine, error) {
 		opts.TempDir = os.TempDir()
 	}
 	if opts.CacheDir == "" {
-		dir, err := os.UserCacheDir()
-		if err != nil {
-			dir = opts.TempDir
-		}
-		opts.CacheDir = filepath.Join(dir, "ipclab")
+		opts.CacheDir = userCacheDir()
 	}
 	if opts.WorkDir == "" {
 		opts.WorkDir, _ = os.Getwd()
@@ -122,17 +123,34 @@ func New(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
-		return nil, fmt.Errorf("engine: make cache dir: %w", err)
-	}
-	srcDir, err := unpackSource(opts.Source, opts.CacheDir)
-	if err != nil {
-		return nil, err
-	}
 	sweepWorkspaces(opts.TempDir)
+	if _, err := ipc.Sweep(); err != nil { // a kernel killed with -9 left these
+		opts.Logger.Warn("sweeping ipc objects of ended sessions", "err", err)
+	}
 	ws, err := os.MkdirTemp(opts.TempDir, fmt.Sprintf("%s%d-", workspacePrefix, os.Getpid()))
 	if err != nil {
 		return nil, fmt.Errorf("engine: make session dir: %w", err)
+	}
+	if err := os.Mkdir(goTempDir(ws), 0o700); err != nil {
+		os.RemoveAll(ws)
+		return nil, fmt.Errorf("engine: make session dir: %w", err)
+	}
+	cacheDir := opts.CacheDir
+	if cacheDir == "" {
+		// No user cache directory (HOME and XDG_CACHE_HOME unset): build
+		// into the session's own private directory, never a shared one.
+		opts.Logger.Warn("no user cache directory (HOME and XDG_CACHE_HOME are unset): the session program is built for this kernel only")
+		cacheDir = filepath.Join(ws, "cache")
+	}
+	if err := secureDir(cacheDir); err != nil {
+		os.RemoveAll(ws)
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	opts.CacheDir = cacheDir
+	srcDir, err := unpackSource(opts.Source, opts.CacheDir)
+	if err != nil {
+		os.RemoveAll(ws)
+		return nil, err
 	}
 	gomod, gosum, err := moduleFiles(opts.Source, srcDir)
 	if err != nil {
@@ -168,7 +186,11 @@ func New(opts Options) (*Engine, error) {
 	return e, nil
 }
 
-func (e *Engine) goEnv() []string { return goEnv(nil) }
+// goEnv is the go command's environment: its temporary files (go-build*,
+// go-link-*) in the workspace, so that an interrupted build leaves none.
+func (e *Engine) goEnv() []string {
+	return goEnv(map[string]string{"TMPDIR": goTempDir(e.ws), "GOTMPDIR": goTempDir(e.ws)})
+}
 
 // sessionEnv is the environment of the session process.
 func (e *Engine) sessionEnv() []string {
@@ -289,13 +311,19 @@ func (e *Engine) cachedBuild(name, src string, build func(out string) error) (pa
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s", e.buildKey(), name, src, strings.Join(e.goflags, " "))
 	dir := filepath.Join(e.opts.CacheDir, "built")
 	path = filepath.Join(dir, fmt.Sprintf("%s-%x", name, h.Sum(nil)[:8]))
-	if _, err := os.Stat(path); err == nil {
-		now := time.Now()
-		os.Chtimes(path, now, now) // in use: keep it from pruneBuilt
-		return path, false, nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := secureDir(dir); err != nil {
 		return "", false, err
+	}
+	if _, err := os.Lstat(path); err == nil {
+		if err := verifyBuilt(path); err != nil {
+			// Never run what was not built here: build it again.
+			e.log.Warn("cached build not used", "path", path, "err", err)
+			os.Remove(path)
+		} else {
+			now := time.Now()
+			os.Chtimes(path, now, now) // in use: keep it from pruneBuilt
+			return path, false, nil
+		}
 	}
 	pruneBuilt(dir)
 	tmp := fmt.Sprintf("%s.tmp%d", path, os.Getpid())
@@ -303,8 +331,16 @@ func (e *Engine) cachedBuild(name, src string, build func(out string) error) (pa
 		os.Remove(tmp)
 		return "", false, err
 	}
+	// The content hash recorded now is checked before every later use.
+	sum, err := fileSum(tmp)
+	if err == nil {
+		err = os.WriteFile(path+".sha256", []byte(sum+"\n"), 0o600)
+	}
 	// Rename is atomic: a kernel starting now sees the whole file or none.
-	if err := os.Rename(tmp, path); err != nil {
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
 		os.Remove(tmp)
 		return "", false, err
 	}
@@ -358,6 +394,10 @@ func (e *Engine) Close() error {
 		e.sess.close()
 		e.sess = nil
 	}
+	for _, g := range e.shellGroups {
+		syscall.Kill(-g, syscall.SIGKILL)
+	}
+	e.sweepIPC("shutdown")
 	e.goplsOnce.Do(func() {}) // a gopls that never started must not start now
 	if e.gopls != nil {
 		e.gopls.close()
@@ -561,6 +601,7 @@ func (e *Engine) restartLost(s *session, why string) {
 	s.kill()
 	<-s.exited
 	e.sess = nil
+	e.sweepIPC("session restart")
 	if len(e.w.cells) > 0 {
 		e.lostValues = fmt.Sprintf("ipclab: a new session process started because %s; variables from earlier cells start from their zero values until their cells run again.\n", why)
 	}
