@@ -12,9 +12,13 @@ NOTEBOOK ?= notebooks/tour.ipynb
 GOPLS_VERSION := v0.23.0
 
 DEBIAN_PACKAGES := jupyter-notebook jupyter-server python3-jupyter-client python3-nbclient \
-	python3-nbconvert python3-jupyter-kernel-test iproute2 gcc make chromium
+	python3-nbconvert python3-jupyter-kernel-test iproute2 gcc make chromium \
+	jupyter-client
+# The notebook the JupyterLab test opens (tests/jupyterlab, make test-jupyterlab).
+JUPYTERLAB_NOTEBOOK ?= $(NOTEBOOK)
 
-.PHONY: setup build install install-user demo html test lint bench bench-kernel bench-verdicts bench-waits gallery clean
+.PHONY: setup build install install-user demo html test lint bench bench-kernel bench-verdicts bench-waits gallery clean \
+	test-jupyterlab jupyterlab-build test-readme
 
 setup: ## install Debian's Jupyter, Chromium, gcc, iproute2, the Go modules and gopls
 	@echo "== setup: Debian packages: $(DEBIAN_PACKAGES)"
@@ -23,6 +27,10 @@ setup: ## install Debian's Jupyter, Chromium, gcc, iproute2, the Go modules and 
 	@echo "== setup: Go modules"
 	$(GO) mod download
 	cd tests/browser && $(GO) mod download
+	cd tests/jupyterlab && $(GO) mod download
+	@echo "== setup: npm packages of the JupyterLab front end (tests/jupyterlab, from package-lock.json)"
+	@command -v npm >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
+	cd tests/jupyterlab && npm ci --no-audit --no-fund
 	@echo "== setup: gopls $(GOPLS_VERSION) (completion and inspection in the kernel)"
 	GOFLAGS=-mod=mod $(GO) install golang.org/x/tools/gopls@$(GOPLS_VERSION)
 	@echo "== setup: done"
@@ -57,6 +65,7 @@ lint: ## gofmt and go vet
 	@echo "== lint: go vet"
 	$(GO) vet ./...
 	cd tests/browser && $(GO) vet ./...
+	cd tests/jupyterlab && $(GO) vet .
 
 test: lint ## everything CI runs: lint, unit tests, race tests, Jupyter clients, notebooks, a browser
 	@echo "== test: ipc with the race detector"
@@ -65,6 +74,20 @@ test: lint ## everything CI runs: lint, unit tests, race tests, Jupyter clients,
 	$(GO) test -timeout 60m ./...
 	@echo "== test: the tour in Chromium behind Jupyter Notebook (tests/browser)"
 	cd tests/browser && $(GO) test -timeout 20m ./...
+	$(MAKE) --no-print-directory test-jupyterlab
+
+test-readme: ## run the README's shell commands in a scratch HOME (also part of go test ./...)
+	$(GO) test -count=1 -v ./tests/readme
+
+jupyterlab-build: ## bundle the JupyterLab 4 front end in tests/jupyterlab/build (npm ci first if needed)
+	@echo "== jupyterlab: bundling JupyterLab's npm packages (tests/jupyterlab/build)"
+	@test -d tests/jupyterlab/node_modules || { cd tests/jupyterlab && npm ci --no-audit --no-fund; }
+	cd tests/jupyterlab && npm run --silent build
+
+test-jupyterlab: jupyterlab-build ## run $(JUPYTERLAB_NOTEBOOK) in JupyterLab's front end in Chromium; screenshots out/jupyterlab-*.png
+	@echo "== test: $(JUPYTERLAB_NOTEBOOK) in JupyterLab 4 (tests/jupyterlab) behind Debian's jupyter-server, in Chromium"
+	cd tests/jupyterlab && IPCLAB_JUPYTERLAB_NOTEBOOK=$(abspath $(JUPYTERLAB_NOTEBOOK)) \
+		IPCLAB_SCREENSHOT_DIR=$(abspath $(OUT)) $(GO) test -count=1 -timeout 30m -v .
 
 bench: ## Go benchmarks of ipc, and ipclab bench against the C probe (tables in ipc/README.md)
 	@echo "== bench: Go benchmarks of ipc"
