@@ -86,20 +86,33 @@ func readCommands(cmds chan<- Command) {
 	}
 }
 
+// runPlugin loads a cell's plugin and runs it. Loading runs the cell's init
+// functions, so it happens on the cell's thread too: an init that panics,
+// calls os.Exit or is interrupted ends the cell as its statements would.
 func runPlugin(path string) map[string]string {
-	p, err := plugin.Open(path)
-	if err != nil {
-		return map[string]string{"ename": "LoadError", "evalue": err.Error()}
+	var loadErr map[string]string
+	out := runCell(func() {
+		p, err := plugin.Open(path)
+		if err != nil {
+			loadErr = map[string]string{"ename": "LoadError", "evalue": err.Error()}
+			return
+		}
+		sym, err := p.Lookup("Run")
+		if err != nil {
+			loadErr = map[string]string{"ename": "LoadError", "evalue": err.Error()}
+			return
+		}
+		run, ok := sym.(func())
+		if !ok {
+			loadErr = map[string]string{"ename": "LoadError", "evalue": fmt.Sprintf("Run has type %T, want func()", sym)}
+			return
+		}
+		run()
+	})
+	if loadErr != nil {
+		return loadErr
 	}
-	sym, err := p.Lookup("Run")
-	if err != nil {
-		return map[string]string{"ename": "LoadError", "evalue": err.Error()}
-	}
-	run, ok := sym.(func())
-	if !ok {
-		return map[string]string{"ename": "LoadError", "evalue": fmt.Sprintf("Run has type %T, want func()", sym)}
-	}
-	return runCell(run)
+	return out
 }
 
 // Replay is the main loop of a rebuild-per-cell program, used where Go

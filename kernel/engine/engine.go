@@ -177,7 +177,8 @@ func (e *Engine) sessionEnv() []string {
 // preludePackages are the packages whose functions and variables evaluated
 // cells can use from a session's start, without a compiled cell first.
 var preludePackages = []string{"fmt", "strings", "strconv", "math", "time", "os", "sort", "errors",
-	"github.com/ipclab/ipclab/display", "github.com/ipclab/ipclab/ipc", "github.com/ipclab/ipclab/plots"}
+	"github.com/ipclab/ipclab/display", "github.com/ipclab/ipclab/ipc", "github.com/ipclab/ipclab/plots",
+	barePath}
 
 // warmUp builds the session program and the prelude plugin, which compiles
 // the packages cells usually need for plugins before the first cell and
@@ -419,8 +420,14 @@ func (e *Engine) executeGo(ctx context.Context, req Request, code string, out Ou
 	pkgDir := filepath.Join(e.ws, pkgAlias(seq))
 	plugDir := filepath.Join(e.ws, fmt.Sprintf("p%04d", seq))
 	plugin := filepath.Join(e.ws, "bin", fmt.Sprintf("p%04d.so", seq))
-	os.MkdirAll(pkgDir, 0o755)
-	os.MkdirAll(plugDir, 0o755)
+	// The plugin's directory too: the session program, which used to make
+	// it, now comes from the machine's cache, and the linker creates no
+	// directories (the first compiled cell then fell back to go build).
+	for _, dir := range []string{pkgDir, plugDir, filepath.Dir(plugin)} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return internalError(fmt.Errorf("creating the cell's build directory: %w", err))
+		}
+	}
 	if err := os.WriteFile(filepath.Join(pkgDir, "cell.go"), []byte(t.pkgSource), 0o644); err != nil {
 		return internalError(err)
 	}

@@ -54,6 +54,7 @@ func compileError(label, src string, errs []sourceError) *CellError {
 var (
 	generatedName = regexp.MustCompile(`ipclab\.cell/c[0-9]{4}\.|\bc[0-9]{4}\.|Ξ(f|g|lit|keyed|zero)_[A-Za-z0-9_]+|Ξ`)
 	buildLine     = regexp.MustCompile(`^(?:\S*/)?((?:cell|silent)[0-9]+\.go):([0-9]+)(?::([0-9]+))?: (.*)$`)
+	generatedLine = regexp.MustCompile(`^\S+\.go:[0-9]+(?::[0-9]+)?: (.*)$`)
 	stackLine     = regexp.MustCompile(`^\s+((?:cell|silent)[0-9]+\.go):([0-9]+)`)
 )
 
@@ -78,9 +79,15 @@ func (e *Engine) buildError(label, out string) *CellError {
 		}
 		m := buildLine.FindStringSubmatch(l)
 		if m == nil {
-			tb = append(tb, cleanMessage(l))
+			msg := cleanMessage(l)
+			if g := generatedLine.FindStringSubmatch(l); g != nil {
+				// Code ipclab wrote around the cell: no line of the cell to
+				// show, and no temporary path either.
+				msg = fmt.Sprintf("%s: %s (in the code ipclab generates for the cell: a bug in ipclab, please report it with the cell)", label, cleanMessage(g[1]))
+			}
+			tb = append(tb, msg)
 			if first == "" {
-				first = cleanMessage(l)
+				first = msg
 			}
 			continue
 		}
