@@ -120,8 +120,8 @@ func (e *Engine) runtimeError(label string, done map[string]string) *CellError {
 	switch name {
 	case "KeyboardInterrupt":
 		return interruptedError(value)
-	case "Exit":
-		return &CellError{Name: "Exit", Value: value, Traceback: []string{red + bold + "Exit" + reset + ": " + value}}
+	case "Exit", "Goexit":
+		return &CellError{Name: name, Value: value, Traceback: []string{red + bold + name + reset + ": " + value}}
 	case "LoadError":
 		return &CellError{Name: "LoadError", Value: value, Traceback: []string{red + bold + "LoadError" + reset + ": " + value,
 			"The cell's plugin could not be loaded into the session; restart the kernel if modules or build flags changed."}}
