@@ -242,6 +242,15 @@ class ErrorsGoWhereTheySay(CellTestCase):
         # Said once.
         _, out = self.ok("kept")
         self.assertNotIn("restarted", stream_text(out, "stderr"))
+        # A library's goroutine (a timer's) panicking between cells ends the
+        # process; the next cell says so, and why.
+        self.ok('kept = 7\ntime.AfterFunc(300*time.Millisecond, func() { panic("from a timer") })')
+        time.sleep(2)
+        v, out = self.ok("kept")
+        self.assertEqual(v, "0")
+        notice = stream_text(out, "stderr")
+        self.assertIn("session restarted", notice)
+        self.assertIn("from a timer", notice)
 
 
 class FirstCompiledCell(unittest.TestCase):

@@ -243,17 +243,16 @@ var goPanics struct {
 // which the kernel shows under the most recent cell.
 func goroutinePanicked(cell int64, r any, stack []byte) {
 	ename, evalue := "panic", fmt.Sprint(r)
-	what := "panic in a goroutine"
-	if e, ok := r.(cellrt.ExitCalled); ok {
+	exit, isExit := r.(cellrt.ExitCalled)
+	if isExit {
 		ename = "Exit"
-		evalue = fmt.Sprintf("os.Exit(%d) was called in a goroutine the cell started: that goroutine ended and the cell was stopped; the session goes on", e.Code)
-		what = fmt.Sprintf("os.Exit(%d) in a goroutine (it ended; the session goes on)", e.Code)
+		evalue = fmt.Sprintf("os.Exit(%d) was called in a goroutine the cell started: that goroutine ended and the cell was stopped; the session goes on", exit.Code)
 		stack = nil
 	}
 	goPanics.Lock()
 	if cell != 0 && cell == cellrt.CurrentCell() && goPanics.first == nil {
 		goPanics.first = map[string]string{"ename": ename, "evalue": evalue, "stack": string(stack)}
-		if ename == "Exit" {
+		if isExit {
 			goPanics.interrupted = true
 			cellrt.Interrupt(true)
 		}
@@ -269,13 +268,11 @@ func goroutinePanicked(cell int64, r any, stack []byte) {
 			who += ", which has ended,"
 		}
 	}
-	msg := fmt.Sprintf("ipclab: %s: %s\n", what, evalue)
-	if ename == "Exit" {
-		msg = fmt.Sprintf("ipclab: %s called os.Exit(%d): that goroutine ended; the session goes on\n", who, r.(cellrt.ExitCalled).Code)
-	} else {
-		msg = fmt.Sprintf("ipclab: %s panicked: %s\n\n%s\n", who, evalue, stack)
+	if isExit {
+		fmt.Fprintf(os.Stderr, "ipclab: %s called os.Exit(%d): that goroutine ended; the session goes on\n", who, exit.Code)
+		return
 	}
-	fmt.Fprint(os.Stderr, msg)
+	fmt.Fprintf(os.Stderr, "ipclab: %s panicked: %s\n\n%s\n", who, evalue, stack)
 }
 
 // runCell calls run on a goroutine locked to its own OS thread (so that an
