@@ -26,6 +26,20 @@ def value_of(outputs):
     return None
 
 
+def session_processes(kernel_pid):
+    """The kernel's session processes: its children running the session
+    program (cached as …/built/session-HASH), not its builds or gopls."""
+    out = []
+    for pid in children(kernel_pid):
+        try:
+            argv0 = pathlib.Path("/proc", str(pid), "cmdline").read_bytes().split(b"\0")[0]
+        except OSError:
+            continue
+        if os.path.basename(argv0).startswith(b"session-"):
+            out.append(pid)
+    return out
+
+
 def children(pid):
     """The ids of the processes whose parent is pid, from /proc."""
     out = []
@@ -229,7 +243,7 @@ class ErrorsGoWhereTheySay(CellTestCase):
     def test_kill_while_idle_is_announced(self):
         self.ok("kept := 41")
         self.assertEqual(self.ok("kept++; kept")[0], "42")
-        session = children(self.km.provisioner.process.pid)
+        session = session_processes(self.km.provisioner.process.pid)
         self.assertEqual(len(session), 1, session)
         os.kill(session[0], signal.SIGKILL)
         time.sleep(1)
