@@ -119,6 +119,39 @@ func MIME(data, metadata MIMEMap) Data {
 	return Data{Data: data, Metadata: metadata}
 }
 
+// PDF returns a PDF document.
+func PDF(pdf []byte) Data { return withText(Any(MIMETypePDF, pdf), "PDF document") }
+
+// MakeData returns content shown as mimeType, with its fmt.Sprint as the
+// plain-text fallback (gophernotes' name).
+func MakeData(mimeType string, content any) Data {
+	d := Any(mimeType, content)
+	if mimeType != MIMETypeText {
+		d.Data[MIMETypeText] = fmt.Sprint(content)
+	}
+	return d
+}
+
+// MakeData3 returns content shown as mimeType with the given plain-text
+// fallback (gophernotes' name).
+func MakeData3(mimeType, plaintext string, content any) Data {
+	return withText(Any(mimeType, content), plaintext)
+}
+
+// Auto returns v rendered by its own methods, as Bundle does (gophernotes'
+// name).
+func Auto(v any) Data { return Bundle(v) }
+
+// File returns the content of the file at path shown as mimeType; a file
+// that cannot be read is shown as the error.
+func File(mimeType, path string) Data {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Text(fmt.Sprintf("display: %v", err))
+	}
+	return MakeData(mimeType, b)
+}
+
 func withText(d Data, text string) Data {
 	d.Data[MIMETypeText] = text
 	return d

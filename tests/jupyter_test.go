@@ -9,8 +9,9 @@
 //
 // The subtests are kernelspec (ipclab install and jupyter's view of it),
 // conformance (test_conformance.py), protocol (test_protocol.py), session
-// (test_session.py), lab (test_lab.py: workers in cells, interrupts in ipc,
-// %goflags -race) and notebooks (test_notebooks.py).
+// (test_session.py), cells (test_cells.py: cells as people write them, and
+// errors that must go where the README says), lab (test_lab.py: workers in
+// cells, interrupts in ipc, %goflags -race) and notebooks (test_notebooks.py).
 //
 // Without jupyter_client the tests are skipped, unless CI=true: then that
 // is a failure, so that CI proves the real thing ran. -short skips them too
@@ -69,6 +70,7 @@ func TestJupyter(t *testing.T) {
 		{"conformance", "test_conformance", ""},
 		{"protocol", "test_protocol", ""},
 		{"session", "test_session", ""},
+		{"cells", "test_cells", "nbclient, nbformat"},
 		{"lab", "test_lab", ""},
 		{"notebooks", "test_notebooks", "nbclient, nbconvert, nbformat"},
 	} {

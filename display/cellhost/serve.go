@@ -35,6 +35,7 @@ const CommandFD = 3
 type Command struct {
 	Op     string `json:"op"` // "run", "eval", "preload", "interrupt" or "setenv"
 	ID     int    `json:"id"`
+	Label  string `json:"label,omitempty"`  // run, eval: the cell's name for messages ("cell 7")
 	Plugin string `json:"plugin,omitempty"` // run, preload
 	// Program is the cell to evaluate (eval). A done record whose ename is
 	// "Unresolved" means nothing ran: the kernel compiles the cell instead.
@@ -66,6 +67,7 @@ func Serve() {
 		sessionhook.Begin()
 		switch c.Op {
 		case "run":
+			startCell(c)
 			reportDone(c.ID, runPlugin(c.Plugin))
 		case "preload":
 			// Nobody waits for it: a plugin that does not load only leaves
@@ -74,6 +76,7 @@ func Serve() {
 				fmt.Fprintf(os.Stderr, "ipclab session: preload %s: %v\n", c.Plugin, err)
 			}
 		case "eval":
+			startCell(c)
 			reportDone(c.ID, evalProgram(c.Program))
 		}
 	}
@@ -105,22 +108,35 @@ func readCommands(cmds chan<- Command) {
 // loaded lists the cell plugins loaded, in order, for worker processes.
 var loaded []string
 
+// runPlugin loads a cell's plugin and runs it. Loading runs the cell's init
+// functions, so it happens on the cell's thread too: an init that panics,
+// calls os.Exit or is interrupted ends the cell as its statements would.
 func runPlugin(path string) map[string]string {
-	p, err := plugin.Open(path)
-	if err != nil {
-		return map[string]string{"ename": "LoadError", "evalue": err.Error()}
+	var loadErr map[string]string
+	out := runCell(func() {
+		p, err := plugin.Open(path)
+		if err != nil {
+			loadErr = map[string]string{"ename": "LoadError", "evalue": err.Error()}
+			return
+		}
+		loaded = append(loaded, path)
+		os.Setenv(sessionhook.PluginsEnv, strings.Join(loaded, string(os.PathListSeparator)))
+		sym, err := p.Lookup("Run")
+		if err != nil {
+			loadErr = map[string]string{"ename": "LoadError", "evalue": err.Error()}
+			return
+		}
+		run, ok := sym.(func())
+		if !ok {
+			loadErr = map[string]string{"ename": "LoadError", "evalue": fmt.Sprintf("Run has type %T, want func()", sym)}
+			return
+		}
+		run()
+	})
+	if loadErr != nil {
+		return loadErr
 	}
-	loaded = append(loaded, path)
-	os.Setenv(sessionhook.PluginsEnv, strings.Join(loaded, string(os.PathListSeparator)))
-	sym, err := p.Lookup("Run")
-	if err != nil {
-		return map[string]string{"ename": "LoadError", "evalue": err.Error()}
-	}
-	run, ok := sym.(func())
-	if !ok {
-		return map[string]string{"ename": "LoadError", "evalue": fmt.Sprintf("Run has type %T, want func()", sym)}
-	}
-	return runCell(run)
+	return out
 }
 
 // loadSessionPlugins loads, in a worker process, the cells' plugins its
@@ -154,20 +170,27 @@ func Replay(earlier []func(), cell func()) {
 	}
 	extra := replaySilently(earlier)
 	if extra == nil {
+		startCell(c)
 		extra = runCell(cell)
 	}
 	reportDone(c.ID, extra)
 }
 
 // reportDone writes the end-of-cell records: on standard output with how
-// the cell ended (extra, or a panic a goroutine of the cell reported), and
-// on standard error so that the kernel knows it has all of both streams.
+// the cell ended (extra, or a panic or os.Exit of a goroutine the cell
+// started, which wins over the interrupt it caused), and on standard error
+// so that the kernel knows it has all of both streams. From then on the
+// cell's goroutines report on standard error.
 func reportDone(id int, extra map[string]string) {
-	if extra == nil {
-		if m := takeGoroutinePanic(); m != nil {
-			extra = m.Extra
-		}
+	goPanics.Lock()
+	cellrt.SetCell(0)
+	first := goPanics.first
+	goPanics.first = nil
+	goPanics.Unlock()
+	if first != nil && (extra == nil || extra["ename"] == "KeyboardInterrupt" && goPanics.interrupted) {
+		extra = first
 	}
+	goPanics.interrupted = false
 	if extra == nil {
 		extra = map[string]string{}
 	}
@@ -197,7 +220,7 @@ func replaySilently(earlier []func()) map[string]string {
 		}
 	}()
 	for i, run := range earlier {
-		if out := runCell(run); out != nil && out["ename"] != "panic" && out["ename"] != "Exit" {
+		if out := runCell(run); out != nil && out["ename"] != "panic" && out["ename"] != "Exit" && out["ename"] != "Goexit" {
 			out["evalue"] = fmt.Sprintf("while recomputing earlier cell #%d: %s", i+1, out["evalue"])
 			return out
 		}
@@ -232,30 +255,62 @@ func showResult(v any) {
 	}
 }
 
+// labels names the cells that ran, by id, for reports of their goroutines.
+var labels sync.Map // int64 → string
+
+func startCell(c Command) {
+	label := c.Label
+	if label == "" {
+		label = fmt.Sprintf("cell #%d", c.ID)
+	}
+	labels.Store(int64(c.ID), label)
+	cellrt.SetCell(int64(c.ID))
+}
+
 var goPanics struct {
 	sync.Mutex
-	first *cellio.Message
+	first map[string]string // how the running cell's first failing goroutine ended
+	// interrupted is set when a goroutine's os.Exit stopped the cell.
+	interrupted bool
 }
 
-// goroutinePanicked keeps the first panic of a cell's goroutines for the
-// cell's report and prints every one on standard error.
-func goroutinePanicked(r any, stack []byte) {
-	msg := fmt.Sprintf("panic in goroutine: %v\n\n%s", r, stack)
+// goroutinePanicked reports a goroutine that panicked or called os.Exit,
+// once: while the cell that started it runs, the first one becomes the
+// cell's error (an os.Exit also stops the cell, as it would stop a Go
+// program); afterwards, and for the others, a message on standard error,
+// which the kernel shows under the most recent cell.
+func goroutinePanicked(cell int64, r any, stack []byte) {
+	ename, evalue := "panic", fmt.Sprint(r)
+	exit, isExit := r.(cellrt.ExitCalled)
+	if isExit {
+		ename = "Exit"
+		evalue = fmt.Sprintf("os.Exit(%d) was called in a goroutine the cell started: that goroutine ended and the cell was stopped; the session goes on", exit.Code)
+		stack = nil
+	}
 	goPanics.Lock()
-	if goPanics.first == nil {
-		goPanics.first = &cellio.Message{Kind: cellio.KindDone, Extra: map[string]string{
-			"ename": "panic", "evalue": fmt.Sprint(r), "stack": msg}}
+	if cell != 0 && cell == cellrt.CurrentCell() && goPanics.first == nil {
+		goPanics.first = map[string]string{"ename": ename, "evalue": evalue, "stack": string(stack)}
+		if isExit {
+			goPanics.interrupted = true
+			cellrt.Interrupt(true)
+		}
+		goPanics.Unlock()
+		return
 	}
 	goPanics.Unlock()
-	fmt.Fprintf(os.Stderr, "%s\n", msg)
-}
-
-func takeGoroutinePanic() *cellio.Message {
-	goPanics.Lock()
-	defer goPanics.Unlock()
-	m := goPanics.first
-	goPanics.first = nil
-	return m
+	who := "a goroutine"
+	if cell != 0 {
+		label, _ := labels.Load(cell)
+		who = fmt.Sprintf("a goroutine started by %v", label)
+		if cell != cellrt.CurrentCell() {
+			who += ", which has ended,"
+		}
+	}
+	if isExit {
+		fmt.Fprintf(os.Stderr, "ipclab: %s called os.Exit(%d): that goroutine ended; the session goes on\n", who, exit.Code)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "ipclab: %s panicked: %s\n\n%s\n", who, evalue, stack)
 }
 
 // runCell calls run on a goroutine locked to its own OS thread (so that an
@@ -269,25 +324,31 @@ func runCell(run func()) (out map[string]string) {
 		// state an interrupted cell left on it.
 		cellrt.SetCellThread(int64(gettid()))
 		sessionhook.SetCellThread(int64(gettid()))
+		returned := false
 		defer func() {
 			cellrt.SetCellThread(0)
 			sessionhook.SetCellThread(0)
 			r := recover()
-			if r == nil {
+			end, ended := cellrt.TakeEnd()
+			switch {
+			case r == nil && ended && !end.Goexit:
+				// os.Exit, log.Fatal: they end the goroutine with
+				// runtime.Goexit, so no recover in the cell could stop them.
+				done <- map[string]string{"ename": "Exit", "evalue": fmt.Sprintf("the cell called os.Exit(%d); the session goes on", end.Code)}
+			case r == nil && !returned:
+				done <- map[string]string{"ename": "Goexit", "evalue": "the cell called runtime.Goexit: its deferred calls ran and it ended there; the session goes on"}
+			case r == nil:
 				done <- nil
-				return
-			}
-			switch v := r.(type) {
-			case cellrt.Interrupted:
-				done <- map[string]string{"ename": "KeyboardInterrupt", "evalue": "the cell was interrupted"}
-			case cellrt.ExitCalled:
-				os.Stdout.Sync()
-				done <- map[string]string{"ename": "Exit", "evalue": fmt.Sprintf("the cell called os.Exit(%d); the session goes on", v.Code)}
 			default:
+				if _, ok := r.(cellrt.Interrupted); ok {
+					done <- map[string]string{"ename": "KeyboardInterrupt", "evalue": "the cell was interrupted"}
+					return
+				}
 				done <- map[string]string{"ename": "panic", "evalue": fmt.Sprint(r), "stack": string(cellrt.Stack())}
 			}
 		}()
 		run()
+		returned = true
 	}()
 	out = <-done
 	sessionhook.End() // stops the workers an interrupted cell spawned

@@ -30,17 +30,85 @@ type Interrupted struct{}
 
 func (Interrupted) Error() string { return "interrupted" }
 
-// ExitCalled is the panic value of a cell that called os.Exit or log.Fatal.
-type ExitCalled struct{ Code int }
+// ExitCalled is how a goroutine ended that called os.Exit or log.Fatal
+// (Code is the status) or runtime.Goexit (Goexit is set); see TakeEnd.
+type ExitCalled struct {
+	Code   int
+	Goexit bool
+}
 
-func (e ExitCalled) Error() string { return "os.Exit(" + strconv.Itoa(e.Code) + ") called" }
+func (e ExitCalled) Error() string {
+	if e.Goexit {
+		return "runtime.Goexit called"
+	}
+	return "os.Exit(" + strconv.Itoa(e.Code) + ") called"
+}
+
+// ends holds, per goroutine id, how a goroutine that called Exit or Goexit
+// is ending: they end it with runtime.Goexit, which runs its deferred calls
+// but which no recover can stop, as nothing can stop os.Exit.
+var ends sync.Map // int64 → ExitCalled
+
+// TakeEnd returns (and forgets) how the calling goroutine is ending, if it
+// called Exit, Fatal or Goexit; the session's deferred handlers ask it.
+func TakeEnd() (ExitCalled, bool) {
+	v, ok := ends.LoadAndDelete(goid())
+	if !ok {
+		return ExitCalled{}, false
+	}
+	return v.(ExitCalled), true
+}
+
+func endGoroutine(e ExitCalled) {
+	id := goid()
+	if _, tracked := origins.Load(id); !tracked && !e.Goexit && !onCellThread() {
+		// A goroutine no cell's go statement started (a library's): nobody
+		// reports how it ended, so say it here.
+		if host.GoroutinePanic != nil {
+			host.GoroutinePanic(0, e, Stack())
+		}
+	} else {
+		ends.Store(id, e)
+	}
+	runtime.Goexit()
+}
+
+// goid is the calling goroutine's id, from the first line of its stack
+// ("goroutine 18 [running]:").
+func goid() int64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = b[len("goroutine "):]
+	var id int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			break
+		}
+		id = id*10 + int64(c-'0')
+	}
+	return id
+}
+
+// current is the id of the cell running now (0 between cells); origins maps
+// the goroutines Go started to the cell that started them.
+var (
+	current atomic.Int64
+	origins sync.Map // goroutine id → cell id
+)
+
+// SetCell records the cell now running (0: none), for Go's attribution.
+func SetCell(id int64) { current.Store(id) }
+
+// CurrentCell is the id of the cell running now, 0 between cells.
+func CurrentCell() int64 { return current.Load() }
 
 // Host is what the session process does for cells; see Install.
 type Host struct {
 	// Result shows a cell's value.
 	Result func(v any)
-	// GoroutinePanic reports a panic in a goroutine a cell started.
-	GoroutinePanic func(r any, stack []byte)
+	// GoroutinePanic reports a panic in a goroutine that cell started, or
+	// (r is an ExitCalled) its call of os.Exit or log.Fatal.
+	GoroutinePanic func(cell int64, r any, stack []byte)
 	// Log writes a log.Fatal* message: kind is "", "f" or "ln".
 	Log func(kind, format string, v []any)
 	// ThreadID is the caller's OS thread id.
@@ -101,8 +169,10 @@ func Sleep(d time.Duration) {
 	}
 }
 
-// Exit replaces os.Exit in cells: it ends the cell, not the session.
-func Exit(code int) { panic(ExitCalled{Code: code}) }
+// Exit replaces os.Exit in cells: it ends the calling goroutine (the cell,
+// when called from it), running deferred calls, and no recover stops it.
+// The session goes on.
+func Exit(code int) { endGoroutine(ExitCalled{Code: code}) }
 
 // Result shows v as the cell's execute_result. A nil value (such as the nil
 // error display.Display returns) shows nothing.
@@ -122,23 +192,38 @@ func Zero[T any](p *T) {
 	*p = z
 }
 
-// Go runs f on a new goroutine that reports a panic instead of ending the
-// session; generated code rewrites a cell's go statements to call it.
+// Go runs f on a new goroutine that reports a panic or an os.Exit instead
+// of ending the session; generated code rewrites a cell's go statements to
+// call it. The goroutine belongs to the cell that started it: the one
+// running now, or, for a goroutine started by another one, that one's cell.
 func Go(f func()) {
+	cell := current.Load()
+	if o, ok := origins.Load(goid()); ok {
+		cell = o.(int64)
+	}
 	go func() {
+		id := goid()
+		origins.Store(id, cell)
+		returned := false
 		defer func() {
+			origins.Delete(id)
 			r := recover()
 			if r == nil {
-				return
+				end, ok := TakeEnd()
+				if returned || !ok || end.Goexit {
+					return // runtime.Goexit ends a goroutine quietly, as in Go
+				}
+				r = end
 			}
 			if _, ok := r.(Interrupted); ok {
 				return
 			}
 			if host.GoroutinePanic != nil {
-				host.GoroutinePanic(r, Stack())
+				host.GoroutinePanic(cell, r, Stack())
 			}
 		}()
 		f()
+		returned = true
 	}()
 }
 
@@ -167,17 +252,12 @@ func fatal(kind, format string, v []any) {
 	if host.Log != nil {
 		host.Log(kind, format, v)
 	}
-	panic(ExitCalled{Code: 1})
+	Exit(1)
 }
 
-// Goexit replaces runtime.Goexit in cells: on the cell's own goroutine it
-// ends the cell (a real Goexit would leave the session waiting forever).
-func Goexit() {
-	if onCellThread() {
-		panic(ExitCalled{Code: 0})
-	}
-	runtime.Goexit()
-}
+// Goexit replaces runtime.Goexit in cells: it ends the calling goroutine as
+// runtime.Goexit does; on the cell's own goroutine that ends the cell.
+func Goexit() { endGoroutine(ExitCalled{Goexit: true}) }
 
 var registry struct {
 	sync.RWMutex

@@ -29,7 +29,7 @@ func (e *Engine) IsComplete(code string) Completeness {
 			unterminated = true
 		}
 	}, 0)
-	depth := 0
+	var open []token.Token // brackets not closed yet, innermost last
 	last := token.ILLEGAL
 	for {
 		_, tok, lit := s.Scan()
@@ -41,19 +41,22 @@ func (e *Engine) IsComplete(code string) Completeness {
 		}
 		switch tok {
 		case token.LPAREN, token.LBRACE, token.LBRACK:
-			depth++
+			open = append(open, tok)
 		case token.RPAREN, token.RBRACE, token.RBRACK:
-			depth--
-		}
-		if depth < 0 {
-			return Completeness{Status: "invalid"}
+			if len(open) == 0 {
+				return Completeness{Status: "invalid"}
+			}
+			open = open[:len(open)-1]
 		}
 		last = tok
 	}
 	if unterminated {
 		return Completeness{Status: "incomplete", Indent: ""}
 	}
-	if depth > 0 {
+	if depth := len(open); depth > 0 {
+		if !continuable(goCode, open) {
+			return Completeness{Status: "invalid"}
+		}
 		return Completeness{Status: "incomplete", Indent: strings.Repeat("    ", depth)}
 	}
 	if last.IsOperator() && last != token.RPAREN && last != token.RBRACE && last != token.RBRACK &&
@@ -68,13 +71,69 @@ func (e *Engine) IsComplete(code string) Completeness {
 
 // parses reports whether a cell's declarations and statements are valid syntax.
 func parses(code string) bool {
+	return syntaxError(code) < 0
+}
+
+// syntaxError returns the cell offset of the first syntax error in code, or
+// -1 when it parses.
+func syntaxError(code string) int {
 	items, serr := splitCell(code)
 	if serr != nil {
-		return false
+		return serr.offset
 	}
 	decl, stmt := copies(code, items)
-	_, err := parser.ParseFile(token.NewFileSet(), "cell.go", "package cell;"+decl+"\nfunc _() {\n"+stmt+"\n}\n", parser.SkipObjectResolution)
-	return err == nil
+	imports, decl := splitImports(decl)
+	head := "package cell;"
+	offI := len(head)
+	offA := offI + len(imports) + 1
+	offB := offA + len(decl) + len("\nfunc _() {\n")
+	_, err := parser.ParseFile(token.NewFileSet(), "cell.go", head+imports+"\n"+decl+"\nfunc _() {\n"+stmt+"\n}\n", parser.SkipObjectResolution)
+	if err == nil {
+		return -1
+	}
+	list, ok := err.(scanner.ErrorList)
+	if !ok || len(list) == 0 {
+		return 0
+	}
+	first := len(code)
+	for _, e := range list {
+		off := e.Pos.Offset
+		switch {
+		case off >= offB:
+			off -= offB
+		case off >= offA:
+			off -= offA
+		case off >= offI:
+			off -= offI
+		}
+		first = min(first, off)
+	}
+	return first
+}
+
+// continuable reports whether code with brackets still open (innermost
+// last) could become valid by adding more: closing them must give code
+// whose first syntax error lies only in what was added (or none). Closing
+// a function literal may also need a call after it (go func() {…}()).
+func continuable(code string, open []token.Token) bool {
+	end := len(strings.TrimRight(code, " \t\r\n"))
+	closers := "\n" // ends a trailing line comment
+	for i := len(open) - 1; i >= 0; i-- {
+		switch open[i] {
+		case token.LPAREN:
+			closers += ")"
+		case token.LBRACK:
+			closers += "]"
+		default:
+			closers += "}"
+		}
+	}
+	for _, suffix := range []string{closers, closers + "()"} {
+		if off := syntaxError(code + suffix); off < 0 || off >= end {
+			return true
+		}
+	}
+	return false
 }
 
 func stripMagics(code string) string {

@@ -10,8 +10,9 @@
 //
 // A cell is split into top-level items (imports, declarations, statements),
 // type-checked with go/types as one package together with every earlier
-// cell's declarations (the world), then rewritten into its own package
-// ipclab.cell/cNNNN:
+// cell's declarations (the world) — its imports first, whatever their place
+// in the cell, and the variables its statements declare visible to its own
+// functions — then rewritten into its own package ipclab.cell/cNNNN:
 //
 //   - names from earlier cells become references to their packages;
 //   - unexported functions, variables, constants and methods get an exported
@@ -27,6 +28,9 @@
 //     panics instead of ending the session, and os.Exit, log.Fatal and
 //     time.Sleep call the cellrt runtime instead;
 //   - the trailing expression is passed to cellrt.Result;
+//   - func init stays the package's init, so it runs when the plugin loads,
+//     before Run; a bare Display (as gophernotes notebooks write it) is
+//     display/bare.Display unless a cell declares its own;
 //   - an init function exports the package's functions and variables, for
 //     the cells that are evaluated instead of compiled.
 //

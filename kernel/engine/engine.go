@@ -204,7 +204,8 @@ func (e *Engine) sessionEnv() []string {
 // preludePackages are the packages whose functions and variables evaluated
 // cells can use from a session's start, without a compiled cell first.
 var preludePackages = []string{"fmt", "strings", "strconv", "math", "time", "os", "sort", "errors",
-	"github.com/ipclab/ipclab/display", "github.com/ipclab/ipclab/ipc", "github.com/ipclab/ipclab/plots"}
+	"github.com/ipclab/ipclab/display", "github.com/ipclab/ipclab/ipc", "github.com/ipclab/ipclab/plots",
+	barePath}
 
 // warmUp builds the session program and the prelude plugin, which compiles
 // the packages cells usually need for plugins before the first cell and
@@ -452,7 +453,7 @@ func (e *Engine) executeGo(ctx context.Context, req Request, code string, out Ou
 
 	if t.eval != nil {
 		start := time.Now()
-		res, ok := e.runInSession(ctx, req, t, label, out, cellhost.Command{Op: "eval", ID: seq, Program: t.eval})
+		res, ok := e.runInSession(ctx, req, t, label, out, cellhost.Command{Op: "eval", ID: seq, Label: label, Program: t.eval})
 		e.log.Debug("cell evaluated", "cell", label, "done", ok, "took", time.Since(start).Round(time.Millisecond))
 		if ok {
 			return res
@@ -464,8 +465,14 @@ func (e *Engine) executeGo(ctx context.Context, req Request, code string, out Ou
 	pkgDir := filepath.Join(e.ws, pkgAlias(seq))
 	plugDir := filepath.Join(e.ws, fmt.Sprintf("p%04d", seq))
 	plugin := filepath.Join(e.ws, "bin", fmt.Sprintf("p%04d.so", seq))
-	os.MkdirAll(pkgDir, 0o755)
-	os.MkdirAll(plugDir, 0o755)
+	// The plugin's directory too: the session program, which used to make
+	// it, now comes from the machine's cache, and the linker creates no
+	// directories (the first compiled cell then fell back to go build).
+	for _, dir := range []string{pkgDir, plugDir, filepath.Dir(plugin)} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return internalError(fmt.Errorf("creating the cell's build directory: %w", err))
+		}
+	}
 	if err := os.WriteFile(filepath.Join(pkgDir, "cell.go"), []byte(t.pkgSource), 0o644); err != nil {
 		return internalError(err)
 	}
@@ -505,7 +512,7 @@ func (e *Engine) executeGo(ctx context.Context, req Request, code string, out Ou
 	e.log.Debug("cell built", "cell", label, "direct", built, "took", time.Since(start).Round(time.Millisecond),
 		"locate", e.fast.last.locate.Round(time.Millisecond), "compile", e.fast.last.compile.Round(time.Millisecond), "link", e.fast.last.link.Round(time.Millisecond))
 
-	res, _ := e.runInSession(ctx, req, t, label, out, cellhost.Command{Op: "run", ID: seq, Plugin: plugin})
+	res, _ := e.runInSession(ctx, req, t, label, out, cellhost.Command{Op: "run", ID: seq, Label: label, Plugin: plugin})
 	return res
 }
 
@@ -542,6 +549,9 @@ func (e *Engine) runInSession(ctx context.Context, req Request, t *translation, 
 	case runErr != nil:
 		return internalError(runErr), true
 	}
+	if cell.refusedInput {
+		out.Stream("stderr", stdinNotice(label))
+	}
 	// The package is loaded now: its declarations are part of the session
 	// even if the cell's statements panicked or were interrupted.
 	e.commit(t)
@@ -561,9 +571,6 @@ func (e *Engine) outcome(label string, req Request, cell *runningCell) Result {
 	if cell.done["ename"] != "" {
 		return Result{Err: e.runtimeError(label, cell.done)}
 	}
-	if cell.refusedInput {
-		return Result{Err: stdinError(label)}
-	}
 	var res Result
 	if cell.result != nil && !req.Silent {
 		res.Data, res.Metadata = cell.result.Data, cell.result.Metadata
@@ -582,6 +589,18 @@ func (e *Engine) commit(t *translation) {
 func (e *Engine) session(out Output) (*session, error) {
 	if e.sess != nil && e.sess.alive() {
 		return e.sess, nil
+	}
+	if e.sess != nil && len(e.w.cells) > 0 {
+		// It ended between cells (killed, out of memory, a library
+		// goroutine's panic): the next cell says so, as after a crash in a cell.
+		why := "the session process ended between cells"
+		if e.sess.waitErr != nil {
+			why += " (" + e.sess.waitErr.Error() + ")"
+		}
+		if first := crashLine(e.sess.stderrTail()); first != "" {
+			why += ": " + first
+		}
+		e.lostValues = lostMessage(why)
 	}
 	host, err := e.host()
 	if err != nil {
@@ -603,13 +622,31 @@ func (e *Engine) restartLost(s *session, why string) {
 	e.sess = nil
 	e.sweepIPC("session restart")
 	if len(e.w.cells) > 0 {
-		e.lostValues = fmt.Sprintf("ipclab: a new session process started because %s; variables from earlier cells start from their zero values until their cells run again.\n", why)
+		e.lostValues = lostMessage(why)
 	}
 }
 
-func stdinError(label string) *CellError {
-	msg := label + " read standard input, but this front end does not accept input (allow_stdin is false): the read got an empty line"
-	return &CellError{Name: "StdinNotAllowed", Value: msg, Traceback: []string{red + bold + "StdinNotAllowed" + reset + ": " + msg}}
+func lostMessage(why string) string {
+	return fmt.Sprintf("ipclab: the session restarted because %s: the values of earlier cells' variables were lost (they start from their zero values until their cells run again); declarations remain.\n", why)
+}
+
+// crashLine is the line of a dead process's standard error that says why
+// it died (a Go panic or fatal error), or "".
+func crashLine(stderr string) string {
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") {
+			return cleanMessage(strings.TrimSpace(l))
+		}
+	}
+	return ""
+}
+
+// stdinNotice tells a cell that read standard input without a front end
+// to answer (nbclient, nbconvert, a grader: allow_stdin false) what its read
+// got. The cell goes on and succeeds, so that such a notebook runs to its
+// end, as README rule 15 says.
+func stdinNotice(label string) string {
+	return "ipclab: " + label + " read standard input, but this front end does not accept input (allow_stdin is false): the read got an empty line\n"
 }
 
 // GoVersion is the version of the Go toolchain that builds cells, as
@@ -696,7 +733,7 @@ func (e *Engine) executeRebuild(ctx context.Context, req Request, t *translation
 		sess.kill()
 		<-sess.exited
 	}()
-	cell, runErr := sess.run(ctx, cellhost.Command{Op: "run", ID: seq, Plugin: bin}, out, req.AllowStdin)
+	cell, runErr := sess.run(ctx, cellhost.Command{Op: "run", ID: seq, Label: label, Plugin: bin}, out, req.AllowStdin)
 	switch {
 	// A cell that had to be interrupted or killed the process is not kept:
 	// every later cell would run it again.

@@ -54,6 +54,7 @@ func compileError(label, src string, errs []sourceError) *CellError {
 var (
 	generatedName = regexp.MustCompile(`ipclab\.cell/c[0-9]{4}\.|\bc[0-9]{4}\.|Ξ(f|g|lit|keyed|zero)_[A-Za-z0-9_]+|Ξ`)
 	buildLine     = regexp.MustCompile(`^(?:\S*/)?((?:cell|silent)[0-9]+\.go):([0-9]+)(?::([0-9]+))?: (.*)$`)
+	generatedLine = regexp.MustCompile(`^\S+\.go:[0-9]+(?::[0-9]+)?: (.*)$`)
 	stackLine     = regexp.MustCompile(`^\s+((?:cell|silent)[0-9]+\.go):([0-9]+)`)
 )
 
@@ -78,9 +79,15 @@ func (e *Engine) buildError(label, out string) *CellError {
 		}
 		m := buildLine.FindStringSubmatch(l)
 		if m == nil {
-			tb = append(tb, cleanMessage(l))
+			msg := cleanMessage(l)
+			if g := generatedLine.FindStringSubmatch(l); g != nil {
+				// Code ipclab wrote around the cell: no line of the cell to
+				// show, and no temporary path either.
+				msg = fmt.Sprintf("%s: %s (in the code ipclab generates for the cell: a bug in ipclab, please report it with the cell)", label, cleanMessage(g[1]))
+			}
+			tb = append(tb, msg)
 			if first == "" {
-				first = cleanMessage(l)
+				first = msg
 			}
 			continue
 		}
@@ -113,8 +120,8 @@ func (e *Engine) runtimeError(label string, done map[string]string) *CellError {
 	switch name {
 	case "KeyboardInterrupt":
 		return interruptedError(value)
-	case "Exit":
-		return &CellError{Name: "Exit", Value: value, Traceback: []string{red + bold + "Exit" + reset + ": " + value}}
+	case "Exit", "Goexit":
+		return &CellError{Name: name, Value: value, Traceback: []string{red + bold + name + reset + ": " + value}}
 	case "LoadError":
 		return &CellError{Name: "LoadError", Value: value, Traceback: []string{red + bold + "LoadError" + reset + ": " + value,
 			"The cell's plugin could not be loaded into the session; restart the kernel if modules or build flags changed."}}

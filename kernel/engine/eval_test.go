@@ -46,6 +46,8 @@ var nilp *point
 var anyv any
 fmt.Sprint(n, k, zero, f32, s, xs, m, nilmap, p, pp, err, any1, arr, d, u8, i8, fn != nil, sh, o.label, nilp)`,
 	`func boom(i int) int { return xs[i] }`,
+	// os.Exit ends the cell even where a deferred recover would catch a panic.
+	`func exitSwallowed() string { defer func() { recover() }(); os.Exit(5); fmt.Println("after os.Exit"); return "after" }`,
 }
 
 // evalProbes are cells the session evaluates without compiling; each must
@@ -64,6 +66,9 @@ var evalProbes = []string{
 	`boom(1)`, `arr[2] = 9; arr`, `&arr == nil`,
 	// Failures: the same error, value and traceback as compiled code.
 	`boom(10)`, `xs[100]`, `nilmap["x"] = 1`, `n / zero`, `panic("custom")`, `os.Exit(3)`, `nilp.x`, `xs[k:1]`,
+	`fmt.Println(exitSwallowed())`, `got := exitSwallowed(); fmt.Println("after", got)`,
+	// Display without a package name, as gophernotes notebooks write it.
+	`Display(display.Text("bare"))`, `Display(p)`,
 	`n`,
 	// Variables declared by evaluated cells, used by evaluated and compiled ones.
 	`q := n * 2; q`, `r, str := pair(); r`, `str`, `q, w := q + 1, q; fmt.Println(q, w)`, `pq := &q; *pq = 99; q`,

@@ -113,7 +113,7 @@ func (g *generator) inCell(p token.Pos) bool {
 	if g.c.fset.Position(p).Filename != checkFile {
 		return false
 	}
-	return g.off(p) >= g.c.offA
+	return g.off(p) >= g.c.offI && g.off(p) <= g.c.offEnd
 }
 
 func (g *generator) fail(p token.Pos, format string, args ...any) {
@@ -288,6 +288,12 @@ func lineCol(src string, off int) (line, col int) {
 // names (but not its types or fields) become exported.
 func (g *generator) identEdits() {
 	visit := func(id *ast.Ident, obj types.Object) {
+		if obj != nil && obj.Pkg() != nil && obj.Pkg().Path() == barePath && g.inCell(id.Pos()) {
+			// Display(…) without a package name: the check file dot-imports
+			// package bare; the generated code names it.
+			g.r.replace(g.off(id.Pos()), g.off(id.End()), g.tp.pkgAliasFor(obj.Pkg())+"."+obj.Name())
+			return
+		}
 		if obj == nil || !g.inCell(id.Pos()) || obj.Pkg() != g.c.pkg {
 			return
 		}
@@ -298,6 +304,9 @@ func (g *generator) identEdits() {
 			}
 		case *types.Func:
 			sig := o.Type().(*types.Signature)
+			if o.Name() == "init" && sig.Recv() == nil {
+				return // stays the package's init: it runs when the cell loads
+			}
 			if sig.Recv() != nil {
 				if !o.Exported() {
 					g.r.replace(g.off(id.Pos()), g.off(id.End()), exportedName(o.Name()))

@@ -305,7 +305,10 @@ func (e *Engine) goplsView(code string, off int) (files map[string]string, text 
 	}
 	files[checkFile] = src.text
 	base := src.offB
-	if kind != itemStmt {
+	switch kind {
+	case itemImport:
+		base = src.offI
+	case itemDecl:
 		base = src.offA
 	}
 	return files, src.text, base + off

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"go/types"
+	"maps"
 	"sort"
 	"strings"
 )
@@ -82,6 +83,10 @@ func (g *generator) typeHelpers(b *strings.Builder, tn *types.TypeName) {
 		return
 	}
 	self := name + args
+	// Field types are printed only for the accessors of unexported fields:
+	// a type with none must not make the package import what its field
+	// types name (the declaration itself names them as the user wrote).
+	imports, cells := maps.Clone(g.tp.imports), maps.Clone(g.tp.cells)
 	var params, fields []string
 	hidden := false
 	for i := range st.NumFields() {
@@ -89,6 +94,7 @@ func (g *generator) typeHelpers(b *strings.Builder, tn *types.TypeName) {
 		g.tp.err = nil
 		ft := g.tp.str(f.Type())
 		if g.tp.err != nil {
+			g.tp.imports, g.tp.cells = imports, cells
 			return // a field type that cannot be named: later cells cannot reach this type's fields
 		}
 		params = append(params, fmt.Sprintf("a%d %s", i, ft))
@@ -101,6 +107,7 @@ func (g *generator) typeHelpers(b *strings.Builder, tn *types.TypeName) {
 		fmt.Fprintf(b, "func Ξg_%s_%s%s(p %s) %s { return p.%s }\n", name, f.Name(), decl, self, ft, f.Name())
 	}
 	if !hidden {
+		g.tp.imports, g.tp.cells = imports, cells
 		return
 	}
 	fmt.Fprintf(b, "func Ξlit_%s%s(%s) %s { return %s{%s} }\n", name, decl, strings.Join(params, ", "), self, self, strings.Join(fields, ", "))

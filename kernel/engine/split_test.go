@@ -50,6 +50,20 @@ func TestIsComplete(t *testing.T) {
 		{"}", "invalid"},
 		{"%go get example.com/m", "complete"},
 		{"", "complete"},
+		// Brackets still open, but nothing added can make the code valid.
+		{"if x := 1; {", "invalid"},
+		{"if x := 1; {\n\tfmt.Println(x)", "invalid"},
+		{"func f( {", "invalid"},
+		// Truly unfinished code stays incomplete.
+		{"for i := 0; i < 3; i++ {", "incomplete"},
+		{"go func() {", "incomplete"},
+		{"defer func() {\n\trecover()", "incomplete"},
+		{"fmt.Println(\"a\",", "incomplete"},
+		{"switch x {\ncase 1:", "incomplete"},
+		{"type T struct {", "incomplete"},
+		{"if ok { // a comment", "incomplete"},
+		{"func f() {\n\tx := ", "incomplete"},
+		{"import \"fmt\"\nvar a = 1\nimport \"os\"\nfunc g() {", "incomplete"},
 	}
 	for _, tt := range tests {
 		if got := e.IsComplete(tt.code); got.Status != tt.status {

@@ -63,7 +63,16 @@ type translator struct {
 	exported map[string]bool
 	// ownImports are the names the cell imports itself.
 	ownImports []string
+	// bare makes the names of package bare (Display) visible to the cell,
+	// which uses them without a package name and declares none of them.
+	bare bool
 }
+
+// barePath is the package whose names cells may use without a package
+// name, as gophernotes notebooks do; bareNames are those names.
+const barePath = "github.com/ipclab/ipclab/display/bare"
+
+var bareNames = map[string]bool{"Display": true}
 
 // checked is the result of type-checking a cell against the world.
 type checked struct {
@@ -72,6 +81,8 @@ type checked struct {
 	info    *types.Info
 	file    *ast.File
 	text    string // the check file's text
+	offI    int    // where the import copy of the cell starts
+	offEnd  int    // where the statement copy ends (the scaffold's variables follow)
 	offA    int    // where the declaration copy of the cell starts
 	offB    int    // where the statement copy of the cell starts
 	items   []item
@@ -154,7 +165,7 @@ func (t *translator) check(ctx context.Context, items []item) (*checked, []sourc
 		if err != nil {
 			return nil, nil, err
 		}
-		if len(errs) == 0 || attempt == 2 {
+		if len(errs) == 0 || attempt == 3 {
 			return c, toSourceErrors(c, errs), nil
 		}
 		// Retry once with missing imports added and with top-level variables
@@ -169,7 +180,9 @@ func (t *translator) check(ctx context.Context, items []item) (*checked, []sourc
 				if _, dup := hoist[name]; !dup {
 					tp := &typePrinter{cellPkg: c.pkg, world: true, imports: map[string]string{}}
 					typ := tp.str(obj.Type())
-					if tp.err == nil {
+					// A type still invalid (its package not imported yet) is
+					// hoisted on the next attempt, after the import is added.
+					if tp.err == nil && !hasInvalid(obj.Type()) {
 						for alias, p := range tp.imports {
 							typ = "\x00" + alias + "\x00" + p + "\x00" + typ
 						}
@@ -177,6 +190,11 @@ func (t *translator) check(ctx context.Context, items []item) (*checked, []sourc
 						retry = true
 					}
 				}
+				continue
+			}
+			if bareNames[name] && !t.bare && !isSelectorBase(c, e.Pos) {
+				t.bare = true // Display(…) as gophernotes notebooks write it
+				retry = true
 				continue
 			}
 			if p, ok := t.known(name); ok && isSelectorBase(c, e.Pos) {
@@ -195,6 +213,11 @@ func (t *translator) check(ctx context.Context, items []item) (*checked, []sourc
 	}
 }
 
+// hasInvalid reports whether t mentions a type the checker could not resolve.
+func hasInvalid(t types.Type) bool {
+	return strings.Contains(types.TypeString(t, nil), "invalid type")
+}
+
 func runScopeVar(c *checked, name string) types.Object {
 	if c.runScp == nil {
 		return nil
@@ -207,7 +230,7 @@ func runScopeVar(c *checked, name string) types.Object {
 
 func inRun(c *checked, pos token.Pos) bool {
 	off := c.fset.Position(pos).Offset
-	return c.runBody != nil && off >= c.offB && c.fset.Position(pos).Filename == checkFile
+	return c.runBody != nil && off >= c.offB && off <= c.offEnd && c.fset.Position(pos).Filename == checkFile
 }
 
 func isSelectorBase(c *checked, pos token.Pos) bool {
@@ -225,13 +248,17 @@ func isSelectorBase(c *checked, pos token.Pos) bool {
 
 // checkSources lays out what the type checker (or gopls) sees for a cell:
 // one file per earlier cell, and the cell's own file, which holds the
-// session's imports, the cell's declarations at offA and its statements,
-// inside a function, at offB.
+// session's imports, the cell's own imports at offI, its other declarations
+// at offA and its statements, inside a function, at offB (each a copy of the
+// cell with everything else blanked, so offsets within it are the cell's),
+// then the top-level variables the cell's functions use. Imports come first
+// whatever their place in the cell, as Go requires.
 type checkSources struct {
-	world      map[string]string
-	text       string
-	offA, offB int
-	imports    map[string]string
+	world            map[string]string
+	text             string
+	offI, offA, offB int
+	offEnd           int // where the statement copy ends
+	imports          map[string]string
 }
 
 func (t *translator) sources(declSrc, stmtSrc string, override map[string]bool, extra map[string]string, hoist map[string]string) checkSources {
@@ -263,6 +290,9 @@ func (t *translator) sources(declSrc, stmtSrc string, override map[string]bool, 
 		}
 		fmt.Fprintf(&head, "import %s %q;", name, imports[name])
 	}
+	if t.bare {
+		fmt.Fprintf(&head, "import . %q;", barePath)
+	}
 	for _, h := range sortedKeys(hoist) {
 		typ := hoist[h]
 		for strings.HasPrefix(typ, "\x00") {
@@ -272,12 +302,26 @@ func (t *translator) sources(declSrc, stmtSrc string, override map[string]bool, 
 		}
 		fmt.Fprintf(&vars, "var %s %s;", h, typ)
 	}
-	text := head.String() + vars.String() + "\n"
+	importSrc, declOnly := splitImports(declSrc)
+	text := head.String() + "\n"
+	offI := len(text)
+	text += importSrc + "\n"
 	offA := len(text)
-	text += declSrc + "\nfunc " + runFunc + "() {\n"
+	text += declOnly + "\nfunc " + runFunc + "() {\n"
 	offB := len(text)
-	text += stmtSrc + "\n}\n"
-	return checkSources{world: t.w.files(worldOverride), text: text, offA: offA, offB: offB, imports: imports}
+	text += stmtSrc
+	offEnd := len(text)
+	text += "\n}\n" + vars.String() + "\n"
+	return checkSources{world: t.w.files(worldOverride), text: text, offI: offI, offA: offA, offB: offB, offEnd: offEnd, imports: imports}
+}
+
+// splitImports separates a declaration copy of a cell into a copy holding
+// only its imports and one holding only its other declarations, both with
+// the cell's offsets.
+func splitImports(declSrc string) (importSrc, declOnly string) {
+	items, _ := splitCell(declSrc)
+	isImport := func(it item) bool { return it.kind == itemImport }
+	return blank(declSrc, items, isImport, '\n'), blank(declSrc, items, func(it item) bool { return !isImport(it) }, '\n')
 }
 
 func (t *translator) checkOnce(ctx context.Context, declSrc, stmtSrc string, items []item, override map[string]bool, extra map[string]string, hoist map[string]string) (*checked, []types.Error, error) {
@@ -294,7 +338,7 @@ func (t *translator) checkOnce(ctx context.Context, declSrc, stmtSrc string, ite
 	text, offA, offB, imports := src.text, src.offA, src.offB, src.imports
 
 	f, err := parser.ParseFile(fset, checkFile, text, parser.ParseComments|parser.SkipObjectResolution)
-	c := &checked{fset: fset, file: f, text: text, offA: offA, offB: offB, items: items, imports: imports}
+	c := &checked{fset: fset, file: f, text: text, offI: src.offI, offEnd: src.offEnd, offA: offA, offB: offB, items: items, imports: imports}
 	if err != nil {
 		var errs []types.Error
 		if list, ok := err.(scanner.ErrorList); ok && f != nil {
@@ -397,8 +441,8 @@ func (t *translator) relevant(c *checked, errs []types.Error, hoist map[string]s
 		case strings.Contains(e.Msg, "is not used") && trailing.IsValid() && e.Pos >= trailing && e.Pos < lastStmt(c).End():
 			continue
 		}
-		if pos.Offset < c.offA {
-			continue // the scaffold's own line (an import the session no longer has)
+		if pos.Offset < c.offI || pos.Offset > c.offEnd {
+			continue // the scaffold's own lines (an import the session no longer has)
 		}
 		out = append(out, e)
 	}
@@ -437,6 +481,8 @@ func (c *checked) cellOffset(pos token.Pos) int {
 		return off - c.offB
 	case off >= c.offA:
 		return off - c.offA
+	case off >= c.offI:
+		return off - c.offI
 	}
 	return 0
 }

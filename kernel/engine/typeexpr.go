@@ -61,8 +61,12 @@ func (p *typePrinter) named(b *strings.Builder, obj *types.TypeName, targs *type
 		if obj.Parent() != p.cellPkg.Scope() {
 			p.fail("type %s is local to a function and cannot be kept across cells", obj.Name())
 		}
+		if p.world {
+			b.WriteString(obj.Name())
+			break
+		}
 		seq := p.cellOf(obj)
-		if p.world || seq == p.current {
+		if seq == p.current {
 			b.WriteString(obj.Name())
 		} else {
 			p.cells[seq] = true
