@@ -40,6 +40,9 @@ type Options struct {
 	// CompileAll compiles every cell, even those the session process could
 	// evaluate without a build (see lower.go): for comparing the two.
 	CompileAll bool
+	// Limits bound the session process and a cell's output (see Limits);
+	// the zero value sets none.
+	Limits Limits
 }
 
 // Engine runs the cells of one notebook session.
@@ -168,6 +171,7 @@ func (e *Engine) goEnv() []string { return goEnv(nil) }
 // sessionEnv is the environment of the session process.
 func (e *Engine) sessionEnv() []string {
 	extra := map[string]string{"IPCLAB_SESSION": "1"}
+	e.opts.Limits.env(extra)
 	for k, v := range e.env {
 		extra[k] = v
 	}
@@ -364,6 +368,7 @@ func (e *Engine) Close() error {
 func (e *Engine) Execute(ctx context.Context, req Request, out Output) Result {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	out = capOutput(out, e.opts.Limits.Output)
 	if e.sess != nil {
 		e.sess.setSink(out)
 	}
@@ -419,6 +424,7 @@ func (e *Engine) executeGo(ctx context.Context, req Request, code string, out Ou
 	pkgDir := filepath.Join(e.ws, pkgAlias(seq))
 	plugDir := filepath.Join(e.ws, fmt.Sprintf("p%04d", seq))
 	plugin := filepath.Join(e.ws, "bin", fmt.Sprintf("p%04d.so", seq))
+	os.MkdirAll(filepath.Dir(plugin), 0o755) // the linker does not make it
 	os.MkdirAll(pkgDir, 0o755)
 	os.MkdirAll(plugDir, 0o755)
 	if err := os.WriteFile(filepath.Join(pkgDir, "cell.go"), []byte(t.pkgSource), 0o644); err != nil {
@@ -542,7 +548,7 @@ func (e *Engine) session(out Output) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := startSession(host, e.opts.WorkDir, e.sessionEnv(), out)
+	s, err := startSession(host, e.opts.WorkDir, e.sessionEnv(), out, e.opts.Limits)
 	if err != nil {
 		return nil, err
 	}
@@ -638,7 +644,7 @@ func (e *Engine) executeRebuild(ctx context.Context, req Request, t *translation
 	}
 	defer os.Remove(bin)
 	defer os.RemoveAll(dir)
-	sess, err := startSession(bin, e.opts.WorkDir, e.sessionEnv(), out)
+	sess, err := startSession(bin, e.opts.WorkDir, e.sessionEnv(), out, e.opts.Limits)
 	if err != nil {
 		return internalError(err)
 	}
