@@ -67,8 +67,13 @@ type Engine struct {
 	rebuild     bool
 	rebuildSaid bool
 
-	goplsOnce sync.Once
-	gopls     *goplsClient
+	// gopls runs from the first completion or inspection until it idles
+	// for goplsIdle (see gopls.go).
+	goplsMu     sync.Mutex
+	gopls       *goplsClient
+	goplsTimer  *time.Timer
+	goplsClosed bool
+	goplsFailed bool
 
 	srcDir       string // the unpacked ipclab source cells build against
 	buildKeyOnce sync.Once
@@ -357,10 +362,7 @@ func (e *Engine) Close() error {
 		e.sess.close()
 		e.sess = nil
 	}
-	e.goplsOnce.Do(func() {}) // a gopls that never started must not start now
-	if e.gopls != nil {
-		e.gopls.close()
-	}
+	e.closeGopls()
 	return os.RemoveAll(e.ws)
 }
 
