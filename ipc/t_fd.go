@@ -119,7 +119,7 @@ func attachPipe(ctx context.Context, s spec, files []*os.File) (Conn, error) {
 
 func listenFIFO(o Options) (*endpoint, error) {
 	names := []string{filepath.Join(o.Dir, newName("fifo-a")), filepath.Join(o.Dir, newName("fifo-b"))}
-	if err := os.MkdirAll(o.Dir, 0o1777); err != nil {
+	if err := ensureDir(o.Dir); err != nil {
 		return nil, fmt.Errorf("make FIFO directory: %w", err)
 	}
 	remove := func() error {
@@ -186,7 +186,7 @@ func socketFD(domain, typ int) (int, error) {
 }
 
 func listenUnix(name string, typ int, o Options) (*endpoint, error) {
-	if err := os.MkdirAll(o.Dir, 0o1777); err != nil {
+	if err := ensureDir(o.Dir); err != nil {
 		return nil, fmt.Errorf("make socket directory: %w", err)
 	}
 	path := filepath.Join(o.Dir, newName("sock"))
@@ -358,7 +358,7 @@ func checkPacket(name string, typ int, o Options, size int) error {
 // ---- Unix datagram
 
 func listenDgram(o Options) (*endpoint, error) {
-	if err := os.MkdirAll(o.Dir, 0o1777); err != nil {
+	if err := ensureDir(o.Dir); err != nil {
 		return nil, fmt.Errorf("make socket directory: %w", err)
 	}
 	a, b := filepath.Join(o.Dir, newName("dg-a")), filepath.Join(o.Dir, newName("dg-b"))

@@ -371,3 +371,14 @@ func (c *sysvConn) Close() error {
 	})
 	return err
 }
+
+// msgOwner returns the owner uid of a SysV message queue (msqid64_ds's
+// ipc64_perm: key, uid, gid, cuid, …, the same on every Linux architecture).
+func msgOwner(id int) (uint32, bool) {
+	var buf [256]byte // struct msqid64_ds is smaller
+	_, _, errno := unix.Syscall(unix.SYS_MSGCTL, uintptr(id), unix.IPC_STAT, uintptr(unsafe.Pointer(&buf[0])))
+	if errno != 0 {
+		return 0, false
+	}
+	return *(*uint32)(unsafe.Pointer(&buf[4])), true
+}

@@ -52,7 +52,7 @@ func listenZMQ(name string, o Options) (*endpoint, error) {
 	var ep string
 	var remove func() error
 	if name == "zmq-ipc" {
-		if err := os.MkdirAll(o.Dir, 0o1777); err != nil {
+		if err := ensureDir(o.Dir); err != nil {
 			return nil, fmt.Errorf("make socket directory: %w", err)
 		}
 		path := filepath.Join(o.Dir, newName("zmq"))

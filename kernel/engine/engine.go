@@ -113,11 +113,7 @@ func New(opts Options) (*Engine, error) {
 		opts.TempDir = os.TempDir()
 	}
 	if opts.CacheDir == "" {
-		dir, err := os.UserCacheDir()
-		if err != nil {
-			dir = opts.TempDir
-		}
-		opts.CacheDir = filepath.Join(dir, "ipclab")
+		opts.CacheDir = userCacheDir()
 	}
 	if opts.WorkDir == "" {
 		opts.WorkDir, _ = os.Getwd()
@@ -126,17 +122,27 @@ func New(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
-		return nil, fmt.Errorf("engine: make cache dir: %w", err)
-	}
-	srcDir, err := unpackSource(opts.Source, opts.CacheDir)
-	if err != nil {
-		return nil, err
-	}
 	sweepWorkspaces(opts.TempDir)
 	ws, err := os.MkdirTemp(opts.TempDir, fmt.Sprintf("%s%d-", workspacePrefix, os.Getpid()))
 	if err != nil {
 		return nil, fmt.Errorf("engine: make session dir: %w", err)
+	}
+	cacheDir := opts.CacheDir
+	if cacheDir == "" {
+		// No user cache directory (HOME and XDG_CACHE_HOME unset): build
+		// into the session's own private directory, never a shared one.
+		opts.Logger.Warn("no user cache directory (HOME and XDG_CACHE_HOME are unset): the session program is built for this kernel only")
+		cacheDir = filepath.Join(ws, "cache")
+	}
+	if err := secureDir(cacheDir); err != nil {
+		os.RemoveAll(ws)
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	opts.CacheDir = cacheDir
+	srcDir, err := unpackSource(opts.Source, opts.CacheDir)
+	if err != nil {
+		os.RemoveAll(ws)
+		return nil, err
 	}
 	gomod, gosum, err := moduleFiles(opts.Source, srcDir)
 	if err != nil {
@@ -293,13 +299,19 @@ func (e *Engine) cachedBuild(name, src string, build func(out string) error) (pa
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s", e.buildKey(), name, src, strings.Join(e.goflags, " "))
 	dir := filepath.Join(e.opts.CacheDir, "built")
 	path = filepath.Join(dir, fmt.Sprintf("%s-%x", name, h.Sum(nil)[:8]))
-	if _, err := os.Stat(path); err == nil {
-		now := time.Now()
-		os.Chtimes(path, now, now) // in use: keep it from pruneBuilt
-		return path, false, nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := secureDir(dir); err != nil {
 		return "", false, err
+	}
+	if _, err := os.Lstat(path); err == nil {
+		if err := verifyBuilt(path); err != nil {
+			// Never run what was not built here: build it again.
+			e.log.Warn("cached build not used", "path", path, "err", err)
+			os.Remove(path)
+		} else {
+			now := time.Now()
+			os.Chtimes(path, now, now) // in use: keep it from pruneBuilt
+			return path, false, nil
+		}
 	}
 	pruneBuilt(dir)
 	tmp := fmt.Sprintf("%s.tmp%d", path, os.Getpid())
@@ -307,8 +319,16 @@ func (e *Engine) cachedBuild(name, src string, build func(out string) error) (pa
 		os.Remove(tmp)
 		return "", false, err
 	}
+	// The content hash recorded now is checked before every later use.
+	sum, err := fileSum(tmp)
+	if err == nil {
+		err = os.WriteFile(path+".sha256", []byte(sum+"\n"), 0o600)
+	}
 	// Rename is atomic: a kernel starting now sees the whole file or none.
-	if err := os.Rename(tmp, path); err != nil {
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
 		os.Remove(tmp)
 		return "", false, err
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -118,7 +119,8 @@ func moduleFiles(src fs.FS, srcDir string) (gomod, gosum []byte, err error) {
 	return b.Bytes(), sum, nil
 }
 
-// sweepWorkspaces removes session directories whose kernel process is gone.
+// sweepWorkspaces removes the user's session directories whose kernel
+// process is gone.
 func sweepWorkspaces(parent string) {
 	entries, err := os.ReadDir(parent)
 	if err != nil {
@@ -134,7 +136,12 @@ func sweepWorkspaces(parent string) {
 		if err != nil || pid == os.Getpid() || processAlive(pid) {
 			continue
 		}
-		os.RemoveAll(filepath.Join(parent, e.Name()))
+		var st syscall.Stat_t
+		dir := filepath.Join(parent, e.Name())
+		if syscall.Lstat(dir, &st) != nil || st.Uid != uint32(os.Geteuid()) {
+			continue // another user's: not ours to remove
+		}
+		os.RemoveAll(dir)
 	}
 }
 
@@ -177,4 +184,98 @@ func runGo(ctx context.Context, goTool, dir string, env []string, args ...string
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	return cmd.CombinedOutput()
+}
+
+// ErrUnsafeCache is returned when the build cache directory could be written
+// by another user: a program or plugin cached there would run as this user.
+var ErrUnsafeCache = errors.New("unsafe cache directory")
+
+// userCacheDir returns $XDG_CACHE_HOME/ipclab or ~/.cache/ipclab, or "" when
+// neither is set: then builds are kept in the session's private directory
+// only, never in a directory shared with other users.
+func userCacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil || dir == "" || !filepath.IsAbs(dir) {
+		return ""
+	}
+	return filepath.Join(dir, "ipclab")
+}
+
+// secureDir creates dir (0700) if missing and checks that it and every
+// directory above it can be changed by no one but the user and root: each
+// is owned by the effective user or root, and is not writable by group or
+// others unless it is sticky (as /tmp is; then only its owner can rename
+// what is in it). dir itself must be the user's own and not a symlink.
+func secureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("make cache directory %s: %w", dir, err)
+	}
+	uid := uint32(os.Geteuid())
+	var st syscall.Stat_t
+	if err := syscall.Lstat(dir, &st); err != nil {
+		return fmt.Errorf("check cache directory %s: %w", dir, err)
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+		return fmt.Errorf("cache directory %s: %w: it is a symlink or not a directory", dir, ErrUnsafeCache)
+	}
+	if st.Uid != uid {
+		return fmt.Errorf("cache directory %s: %w: it belongs to uid %d, not to uid %d", dir, ErrUnsafeCache, st.Uid, uid)
+	}
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return fmt.Errorf("check cache directory %s: %w", dir, err)
+	}
+	for p := real; ; p = filepath.Dir(p) {
+		if err := syscall.Stat(p, &st); err != nil {
+			return fmt.Errorf("check cache directory %s: %w", p, err)
+		}
+		if st.Uid != uid && st.Uid != 0 {
+			return fmt.Errorf("cache directory %s: %w: %s belongs to uid %d; set XDG_CACHE_HOME to a directory of your own", dir, ErrUnsafeCache, p, st.Uid)
+		}
+		if st.Mode&0o022 != 0 && (st.Mode&syscall.S_ISVTX == 0 || p == real) {
+			return fmt.Errorf("cache directory %s: %w: %s is writable by other users (mode %o); run chmod go-w %s or set XDG_CACHE_HOME", dir, ErrUnsafeCache, p, st.Mode&0o7777, p)
+		}
+		if p == "/" || p == "." {
+			return nil
+		}
+	}
+}
+
+// fileSum returns the hex SHA-256 of a file that is a regular file of the
+// effective user and not writable by others, or an error saying why not.
+func fileSum(path string) (string, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		return "", err
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG || st.Uid != uint32(os.Geteuid()) || st.Mode&0o022 != 0 {
+		return "", fmt.Errorf("%s: %w: not a regular file of uid %d, or writable by others", path, ErrUnsafeCache, os.Geteuid())
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// verifyBuilt reports whether a cached build is what was built: its content
+// hash matches the one recorded next to it at build time.
+func verifyBuilt(path string) error {
+	want, err := os.ReadFile(path + ".sha256")
+	if err != nil {
+		return fmt.Errorf("no recorded content hash: %w", err)
+	}
+	got, err := fileSum(path)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(string(want)) != got {
+		return fmt.Errorf("%s: content hash %s differs from the one recorded at build time", path, got[:16])
+	}
+	return nil
 }
