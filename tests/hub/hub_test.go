@@ -48,9 +48,9 @@ func TestHub(t *testing.T) {
 	}
 
 	// Everything the students' processes read lives in a directory they can
-	// read: the ipclab binary and a Go module proxy (a directory of module
-	// zips) holding ipclab's dependencies, so that each student's module
-	// cache fills without the network.
+	// read: the ipclab binary and a Go module cache holding ipclab's
+	// dependencies, read-only for them (GOMODCACHE, GOPROXY=off in the
+	// kernel spec), as a teacher sets up a class.
 	dir, err := os.MkdirTemp("", "ipclab-hubtest-")
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +79,7 @@ func TestHub(t *testing.T) {
 		"IPCLAB_HUBTEST_TAG="+hex.EncodeToString(tag[:]),
 		"IPCLAB_HUBTEST_DIR="+dir,
 		"IPCLAB_BIN="+bin,
-		"IPCLAB_GOPROXY=file://"+filepath.Join(mods, "cache", "download"),
+		"IPCLAB_GOMODCACHE="+mods,
 		"PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1",
 	)
 	// However the script ends, stop the hub and remove the users, what
