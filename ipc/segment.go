@@ -53,6 +53,12 @@ func CreateSegment(kind SegmentKind, size int) (*Segment, error) {
 	if size <= 0 {
 		return nil, fmt.Errorf("create %s segment of %d bytes: %w: size must be positive", kind, size, ErrBadParameter)
 	}
+	switch kind {
+	case PosixShm, MappedFile, Anonymous, SysvShm:
+		if err := checkRoom(kind, size); err != nil {
+			return nil, fmt.Errorf("create %s segment of %d bytes: %w", kind, size, err)
+		}
+	}
 	s := &Segment{kind: kind, owner: true}
 	var err error
 	switch kind {
@@ -92,7 +98,11 @@ func CreateSegment(kind SegmentKind, size int) (*Segment, error) {
 	}
 	if err == nil && s.file != nil {
 		if err = s.file.Truncate(int64(size)); err == nil {
-			s.mem, err = unix.Mmap(int(s.file.Fd()), 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
+			flags := unix.MAP_SHARED
+			if uint64(size) <= populateLimit() {
+				flags |= unix.MAP_POPULATE // fault in now, not during a measurement
+			}
+			s.mem, err = unix.Mmap(int(s.file.Fd()), 0, size, unix.PROT_READ|unix.PROT_WRITE, flags)
 		}
 	}
 	if err != nil {

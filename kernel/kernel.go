@@ -189,11 +189,18 @@ func (k *kernel) newHeader(msgType string) header {
 // bind creates and binds the five sockets; on failure it closes those it
 // made and says which socket and port failed.
 func (k *kernel) bind() error {
+	guardLog.Store(k.log)
 	bindRouter := func(name string, port int) (zmq4.Socket, error) {
 		// The sockets outlive k.ctx (cancelled first at shutdown, to stop the
 		// cell) so that the last replies still go out; run closes them.
+		// Through the guarded transport (zmtp.go): zmq4 never sees an
+		// unchecked handshake or an oversized frame.
+		ep, err := guardedEndpoint(k.info.endpoint(port))
+		if err != nil {
+			return nil, err
+		}
 		s := zmq4.NewRouter(context.Background(), zmq4.WithTimeout(10*time.Second), zmq4.WithLogger(log.New(zmqLog{k.log}, "", 0)))
-		if err := s.Listen(k.info.endpoint(port)); err != nil {
+		if err := s.Listen(ep); err != nil {
 			s.Close()
 			return nil, bindError(name, k.info.endpoint(port), port, err)
 		}

@@ -62,6 +62,7 @@ func listenPublisher(network, addr string, log *slog.Logger) (*publisher, error)
 	if err != nil {
 		return nil, err
 	}
+	ln = guardListener(ln, zmq4.Pub, log) // see zmtp.go
 	p := &publisher{ln: ln, log: log, stall: stallTimeout, subs: map[*subscriber]struct{}{}}
 	p.wg.Add(1)
 	go p.accept()

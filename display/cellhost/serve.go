@@ -45,6 +45,7 @@ type Command struct {
 // After each cell it writes a done record on standard output and standard
 // error, so that the kernel knows it has all the cell's output.
 func Serve() {
+	guardOrphans() // orphans_linux.go: nothing outlives the kernel
 	install()
 	cmds := make(chan Command)
 	go readCommands(cmds)
@@ -63,6 +64,7 @@ func Serve() {
 			reportDone(c.ID, evalProgram(c.Program))
 		}
 	}
+	endDescendants() // the kernel closed the channel or died: nothing outlives it
 }
 
 func readCommands(cmds chan<- Command) {

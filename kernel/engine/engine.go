@@ -13,9 +13,11 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ipclab/ipclab/display/cellhost"
+	"github.com/ipclab/ipclab/ipc"
 )
 
 // Options configure an Engine.
@@ -56,11 +58,14 @@ type Engine struct {
 	fast   *fastBuilder
 	known  knownPackages
 
-	mu      sync.Mutex // one cell at a time
-	w       *world
-	seq     int
-	cells   map[string]*cellSource // //line file name → source, for messages
-	goflags []string
+	mu sync.Mutex // one cell at a time
+	// shellGroups are the process groups of !commands run without a
+	// session process; Close kills them.
+	shellGroups []int
+	w           *world
+	seq         int
+	cells       map[string]*cellSource // //line file name → source, for messages
+	goflags     []string
 
 	// rebuild is set where Go plugins cannot work (no cgo, no C compiler,
 	// another OS): values are then recomputed for every cell.
@@ -123,8 +128,15 @@ func New(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	sweepWorkspaces(opts.TempDir)
+	if _, err := ipc.Sweep(); err != nil { // a kernel killed with -9 left these
+		opts.Logger.Warn("sweeping ipc objects of ended sessions", "err", err)
+	}
 	ws, err := os.MkdirTemp(opts.TempDir, fmt.Sprintf("%s%d-", workspacePrefix, os.Getpid()))
 	if err != nil {
+		return nil, fmt.Errorf("engine: make session dir: %w", err)
+	}
+	if err := os.Mkdir(goTempDir(ws), 0o700); err != nil {
+		os.RemoveAll(ws)
 		return nil, fmt.Errorf("engine: make session dir: %w", err)
 	}
 	cacheDir := opts.CacheDir
@@ -177,7 +189,11 @@ func New(opts Options) (*Engine, error) {
 	return e, nil
 }
 
-func (e *Engine) goEnv() []string { return goEnv(nil) }
+// goEnv is the go command's environment: its temporary files (go-build*,
+// go-link-*) in the workspace, so that an interrupted build leaves none.
+func (e *Engine) goEnv() []string {
+	return goEnv(map[string]string{"TMPDIR": goTempDir(e.ws), "GOTMPDIR": goTempDir(e.ws)})
+}
 
 // sessionEnv is the environment of the session process.
 func (e *Engine) sessionEnv() []string {
@@ -382,6 +398,10 @@ func (e *Engine) Close() error {
 		e.sess.close()
 		e.sess = nil
 	}
+	for _, g := range e.shellGroups {
+		syscall.Kill(-g, syscall.SIGKILL)
+	}
+	e.sweepIPC("shutdown")
 	e.closeGopls()
 	return os.RemoveAll(e.ws)
 }
@@ -584,6 +604,7 @@ func (e *Engine) restartLost(s *session, why string) {
 	s.kill()
 	<-s.exited
 	e.sess = nil
+	e.sweepIPC("session restart")
 	if len(e.w.cells) > 0 {
 		e.lostValues = fmt.Sprintf("ipclab: a new session process started because %s; variables from earlier cells start from their zero values until their cells run again.\n", why)
 	}

@@ -70,9 +70,11 @@ func (f *fastBuilder) init() error {
 }
 
 func (f *fastBuilder) goCmd(ctx context.Context, args ...string) ([]byte, error) {
+	env, cleanup := privateGoTemp(f.env) // hygiene.go
+	defer cleanup()
 	cmd := exec.CommandContext(ctx, f.goTool, args...)
 	cmd.Dir = f.ws
-	cmd.Env = f.env
+	cmd.Env = env
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -204,8 +206,10 @@ func (f *fastBuilder) compileArgs(path, obj, cfg, file string) []string {
 }
 
 func (f *fastBuilder) tool(ctx context.Context, tool string, args ...string) ([]byte, error) {
+	env, cleanup := privateGoTemp(f.env) // hygiene.go: the linker's go-link-*
+	defer cleanup()
 	cmd := exec.CommandContext(ctx, tool, args...)
 	cmd.Dir = f.ws
-	cmd.Env = append(f.env, "GOROOT="+f.tools.goroot)
+	cmd.Env = append(env, "GOROOT="+f.tools.goroot)
 	return cmd.CombinedOutput()
 }

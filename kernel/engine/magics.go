@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -156,11 +157,32 @@ func (e *Engine) shell(ctx context.Context, command string, out Output) (Result,
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
 	cmd.Dir = e.opts.WorkDir
 	cmd.Env = e.sessionEnv()
+	// In the session's process group when there is a session, so that what
+	// the command leaves running (cmd &) ends with the session, and with the
+	// kernel (see hygiene.go); else in a group of its own, killed at Close.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	if e.sess != nil && e.sess.alive() {
+		cmd.SysProcAttr.Pgid = e.sess.cmd.Process.Pid
+	}
+	// An interrupt kills the command and everything it started.
+	cmd.Cancel = func() error { killTree(cmd.Process.Pid); return nil }
+	// A background child (cmd &) keeps the output pipes open: the cell ends
+	// when the shell does, plus a moment for the last output, not when
+	// every child has closed them.
+	cmd.WaitDelay = shellWaitDelay
 	cmd.Stdout = streamWriter{out, "stdout"}
 	cmd.Stderr = streamWriter{out, "stderr"}
-	if err := cmd.Run(); err != nil {
+	err := cmd.Start()
+	if err == nil {
+		if cmd.SysProcAttr.Pgid == 0 {
+			e.shellGroups = append(e.shellGroups, cmd.Process.Pid)
+		}
+		err = cmd.Wait()
+		if errors.Is(err, exec.ErrWaitDelay) {
+			err = nil // the shell succeeded; its background children go on
+		}
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			return Result{Err: interruptedError("the shell command was interrupted")}, true
 		}
@@ -169,6 +191,10 @@ func (e *Engine) shell(ctx context.Context, command string, out Output) (Result,
 	}
 	return Result{}, false
 }
+
+// shellWaitDelay is how long a !command's output is still passed on after
+// its shell has exited while a background child holds the output open.
+const shellWaitDelay = 500 * time.Millisecond
 
 type streamWriter struct {
 	out  Output

@@ -178,6 +178,8 @@ func goEnv(extra map[string]string) []string {
 
 // runGo runs the go command in dir and returns its combined output.
 func runGo(ctx context.Context, goTool, dir string, env []string, args ...string) ([]byte, error) {
+	env, cleanup := privateGoTemp(env)
+	defer cleanup()
 	cmd := exec.CommandContext(ctx, goTool, args...)
 	cmd.Dir = dir
 	cmd.Env = env
