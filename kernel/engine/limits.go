@@ -227,3 +227,24 @@ func (c *cappedOutput) Display(data, metadata map[string]any, displayID string, 
 		c.Output.Display(data, metadata, displayID, update)
 	}
 }
+
+// crashHint names the limit a session process that died with stderr most
+// likely reached, or returns "".
+func (l Limits) crashHint(stderr string) string {
+	mem := fmt.Sprintf("%s of memory (%s)", sizeString(l.Memory), EnvMemoryLimit)
+	procs := fmt.Sprintf("%d processes and threads of the user (%s)", l.Procs, EnvProcsLimit)
+	switch {
+	case l.Memory > 0 && (strings.Contains(stderr, "out of memory") || strings.Contains(stderr, "cannot allocate memory")):
+		return "it reached the kernel's limit of " + mem
+	case strings.Contains(stderr, "pthread_create failed") || strings.Contains(stderr, "failed to create new OS thread"):
+		switch {
+		case l.Memory > 0 && l.Procs > 0:
+			return "it could not start a thread: it reached the kernel's limit of " + mem + " or of " + procs
+		case l.Memory > 0:
+			return "it could not start a thread: it reached the kernel's limit of " + mem
+		case l.Procs > 0:
+			return "it could not start a thread: it reached the kernel's limit of " + procs
+		}
+	}
+	return ""
+}
