@@ -13,12 +13,12 @@ GOPLS_VERSION := v0.23.0
 
 DEBIAN_PACKAGES := jupyter-notebook jupyter-server python3-jupyter-client python3-nbclient \
 	python3-nbconvert python3-jupyter-kernel-test iproute2 gcc make chromium \
-	jupyter-client
+	jupyter-client jupyterhub node-configurable-http-proxy
 # The notebook the JupyterLab test opens (tests/jupyterlab, make test-jupyterlab).
 JUPYTERLAB_NOTEBOOK ?= $(NOTEBOOK)
 
 .PHONY: setup build install install-user demo html test lint bench bench-kernel bench-verdicts bench-waits gallery clean \
-	test-jupyterlab jupyterlab-build test-readme
+	test-jupyterlab jupyterlab-build test-readme test-hub class-load
 
 setup: ## install Debian's Jupyter, Chromium, gcc, iproute2, the Go modules and gopls
 	@echo "== setup: Debian packages: $(DEBIAN_PACKAGES)"
@@ -113,3 +113,12 @@ bench-kernel: install ## kernel start time and trivial-cell latency through jupy
 gallery: ## redraw docs/plots/*.svg and docs/plots.md from plots/testdata
 	@echo "== gallery: docs/plots from plots/testdata"
 	$(GO) run ./plots/internal/gallery
+
+test-hub: ## ipclab under Debian's JupyterHub with three real users (root; also part of make test's go test ./...)
+	@echo "== test-hub: JupyterHub, three students, isolation, runaway cells (tests/hub)"
+	$(GO) test -count=1 -v -timeout 45m ./tests/hub/
+
+CLASS ?= 5 10 20 40
+class-load: install ## N students x 1 kernel each (N = $(CLASS)), a short notebook each; table for docs/class-load.md
+	@echo "== class-load: $(CLASS) students through jupyter_client"
+	$(PYTHON) bench/classload.py --students $(CLASS) --kernel ipclab --json $(OUT)/class-load.json

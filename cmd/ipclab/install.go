@@ -19,7 +19,7 @@ import (
 // installCommand writes the ipclab kernel spec where Jupyter looks for it,
 // like `python -m ipykernel install`:
 //
-//	ipclab install [--user | --sys-prefix | --prefix DIR] [--name ipclab] [--display-name "Go (ipclab)"]
+//	ipclab install [--user | --sys-prefix | --prefix DIR] [--name ipclab] [--display-name "Go (ipclab)"] [--env NAME=VALUE]...
 //
 // --user (the default) installs into the user's Jupyter data directory,
 // --sys-prefix into the prefix of the Python environment that runs Jupyter
@@ -33,8 +33,17 @@ func installCommand(args []string, stdout, stderr io.Writer) error {
 	prefix := fl.String("prefix", "", "install into `DIR`/share/jupyter/kernels")
 	name := fl.String("name", "ipclab", "kernel spec name (what notebooks record)")
 	displayName := fl.String("display-name", "Go (ipclab)", "name shown in Jupyter's kernel menu")
+	env := map[string]string{}
+	fl.Func("env", "set `NAME=VALUE` in the kernel's environment (kernel.json env; repeatable), e.g. IPCLAB_MEMORY_LIMIT=2GiB", func(kv string) error {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || strings.ContainsAny(k, " \t") {
+			return fmt.Errorf("want NAME=VALUE, got %q", kv)
+		}
+		env[k] = v
+		return nil
+	})
 	fl.Usage = func() {
-		fmt.Fprintln(fl.Output(), `usage: ipclab install [--user | --sys-prefix | --prefix DIR] [--name NAME] [--display-name NAME]`)
+		fmt.Fprintln(fl.Output(), `usage: ipclab install [--user | --sys-prefix | --prefix DIR] [--name NAME] [--display-name NAME] [--env NAME=VALUE]...`)
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
@@ -92,6 +101,9 @@ func installCommand(args []string, stdout, stderr io.Writer) error {
 		Language:      "go",
 		InterruptMode: "message",
 		Metadata:      map[string]any{"debugger": false},
+	}
+	if len(env) > 0 {
+		spec.Env = env
 	}
 	if err := kernel.InstallSpec(dir, spec); err != nil {
 		if errors.Is(err, fs.ErrPermission) {

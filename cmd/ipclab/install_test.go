@@ -110,3 +110,32 @@ func TestInstallErrors(t *testing.T) {
 		t.Errorf("-h: %v %s", err, out.String())
 	}
 }
+
+func TestInstallEnv(t *testing.T) {
+	prefix := t.TempDir()
+	var out, errOut bytes.Buffer
+	args := []string{"--prefix", prefix, "--env", "IPCLAB_MEMORY_LIMIT=2GiB", "--env", "GOPROXY=file:///srv/go,https://proxy.golang.org"}
+	if err := installCommand(args, &out, &errOut); err != nil {
+		t.Fatalf("install: %v\n%s", err, errOut.String())
+	}
+	data, err := os.ReadFile(filepath.Join(prefix, "share", "jupyter", "kernels", "ipclab", "kernel.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec struct {
+		Env map[string]string `json:"env"`
+	}
+	if err := json.Unmarshal(data, &spec); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"IPCLAB_MEMORY_LIMIT": "2GiB", "GOPROXY": "file:///srv/go,https://proxy.golang.org"}
+	if !reflect.DeepEqual(spec.Env, want) {
+		t.Fatalf("env = %v, want %v", spec.Env, want)
+	}
+	for _, bad := range []string{"NOVALUE", "=x", "A B=1"} {
+		errOut.Reset()
+		if err := installCommand([]string{"--prefix", prefix, "--env", bad}, &out, &errOut); err == nil {
+			t.Errorf("--env %q: no error", bad)
+		}
+	}
+}

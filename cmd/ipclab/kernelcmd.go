@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -27,7 +28,12 @@ func kernelCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	eng, err := engine.New(engine.Options{Source: ipclab.Source, Logger: logger, CompileAll: os.Getenv("IPCLAB_COMPILE_ALL") != ""})
+	limits, err := engine.LimitsFromEnv(os.Getenv)
+	if err != nil {
+		return fmt.Errorf("kernel limits: %w", err)
+	}
+	logger.Info("limits of the session process", "limits", limits.String())
+	eng, err := engine.New(engine.Options{Source: ipclab.Source, Logger: logger, CompileAll: os.Getenv("IPCLAB_COMPILE_ALL") != "", Limits: limits})
 	if err != nil {
 		return err
 	}

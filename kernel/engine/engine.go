@@ -42,6 +42,9 @@ type Options struct {
 	// CompileAll compiles every cell, even those the session process could
 	// evaluate without a build (see lower.go): for comparing the two.
 	CompileAll bool
+	// Limits bound the session process and a cell's output (see Limits);
+	// the zero value sets none.
+	Limits Limits
 }
 
 // Engine runs the cells of one notebook session.
@@ -73,8 +76,13 @@ type Engine struct {
 	noPlugins bool
 	race      bool
 
-	goplsOnce sync.Once
-	gopls     *goplsClient
+	// gopls runs from the first completion or inspection until it idles
+	// for goplsIdle (see gopls.go).
+	goplsMu     sync.Mutex
+	gopls       *goplsClient
+	goplsTimer  *time.Timer
+	goplsClosed bool
+	goplsFailed bool
 
 	srcDir       string // the unpacked ipclab source cells build against
 	buildKeyOnce sync.Once
@@ -195,6 +203,7 @@ func (e *Engine) goEnv() []string {
 // sessionEnv is the environment of the session process.
 func (e *Engine) sessionEnv() []string {
 	extra := map[string]string{"IPCLAB_SESSION": "1"}
+	e.opts.Limits.env(extra)
 	for k, v := range e.env {
 		extra[k] = v
 	}
@@ -399,10 +408,7 @@ func (e *Engine) Close() error {
 		syscall.Kill(-g, syscall.SIGKILL)
 	}
 	e.sweepIPC("shutdown")
-	e.goplsOnce.Do(func() {}) // a gopls that never started must not start now
-	if e.gopls != nil {
-		e.gopls.close()
-	}
+	e.closeGopls()
 	return os.RemoveAll(e.ws)
 }
 
@@ -410,6 +416,7 @@ func (e *Engine) Close() error {
 func (e *Engine) Execute(ctx context.Context, req Request, out Output) Result {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	out = capOutput(out, e.opts.Limits.Output)
 	if e.sess != nil {
 		e.sess.setSink(out)
 	}
@@ -606,7 +613,7 @@ func (e *Engine) session(out Output) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := startSession(host, e.opts.WorkDir, e.sessionEnv(), out)
+	s, err := startSession(host, e.opts.WorkDir, e.sessionEnv(), out, e.opts.Limits)
 	if err != nil {
 		return nil, err
 	}
@@ -725,7 +732,7 @@ func (e *Engine) executeRebuild(ctx context.Context, req Request, t *translation
 	}
 	defer os.Remove(bin)
 	defer os.RemoveAll(dir)
-	sess, err := startSession(bin, e.opts.WorkDir, e.sessionEnv(), out)
+	sess, err := startSession(bin, e.opts.WorkDir, e.sessionEnv(), out, e.opts.Limits)
 	if err != nil {
 		return internalError(err)
 	}

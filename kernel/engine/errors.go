@@ -175,6 +175,9 @@ func (e *Engine) crashError(label string, waitErr error, stderr string) *CellErr
 	if waitErr != nil {
 		status = waitErr.Error()
 	}
+	if hint := e.opts.Limits.crashHint(stderr); hint != "" {
+		status += "; " + hint
+	}
 	value := fmt.Sprintf("the session process died while %s ran (%s); values from earlier cells are lost, declarations remain", label, status)
 	tb := []string{red + bold + "SessionDied" + reset + ": " + value}
 	if s := strings.TrimSpace(stderr); s != "" {

@@ -321,6 +321,7 @@ func (e *Engine) goplsAsk(method, code string, cursor int) (json.RawMessage, boo
 	if g == nil {
 		return nil, false
 	}
+	defer e.goplsRelease()
 	files, text, at := e.goplsView(code, byteOffset(code, cursor))
 	g.sync(files)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -384,23 +385,98 @@ func (e *Engine) goplsHover(code string, cursor int) (string, bool) {
 	return h.Contents.Value, true
 }
 
-// goplsSession starts gopls on first use, once; nil when it is not installed
-// or did not start (the go/types fallback answers then).
+// goplsIdle is how long gopls may sit unused before the kernel stops it to
+// give its memory back (about 100 MB, more than the kernel and the session
+// process together); the next completion or inspection starts it again.
+// IPCLAB_GOPLS_IDLE (a duration, "0" for never) overrides it.
+const goplsIdle = 3 * time.Minute
+
+func goplsIdleTime() time.Duration {
+	if v := os.Getenv("IPCLAB_GOPLS_IDLE"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil || v == "0" {
+			return d
+		}
+	}
+	return goplsIdle
+}
+
+// goplsSession returns the running gopls, starting it on first use (an
+// idle kernel runs none) and again after it was stopped for idling; nil when
+// it is not installed or did not start (the go/types fallback answers then).
 func (e *Engine) goplsSession() *goplsClient {
-	e.goplsOnce.Do(func() {
+	e.goplsMu.Lock()
+	defer e.goplsMu.Unlock()
+	if e.goplsClosed || e.goplsFailed {
+		return nil
+	}
+	if e.gopls != nil && closed(e.gopls.dead) {
+		e.gopls = nil
+	}
+	if e.gopls == nil {
 		path := e.opts.Gopls
 		if path == "" {
 			path = findGopls()
 		}
 		if path == "" || path == "none" {
-			return
+			e.goplsFailed = true
+			return nil
 		}
-		g, err := startGopls(path, e.ws, e.goEnv())
+		// GO_TELEMETRY_CHILD=2 keeps gopls from starting its telemetry
+		// crash monitor, a second process of 30 MB per kernel.
+		g, err := startGopls(path, e.ws, append(e.goEnv(), "GO_TELEMETRY_CHILD=2"))
 		if err != nil {
 			e.log.Warn("gopls did not start; completion uses go/types", "err", err)
-			return
+			e.goplsFailed = true
+			return nil
 		}
+		e.log.Debug("gopls started")
 		e.gopls = g
-	})
+	}
+	if e.goplsTimer != nil {
+		e.goplsTimer.Stop() // in use: goplsRelease starts the count again
+	}
 	return e.gopls
+}
+
+// goplsRelease is called when a request to gopls is answered: gopls stops
+// after goplsIdle without another.
+func (e *Engine) goplsRelease() {
+	idle := goplsIdleTime()
+	e.goplsMu.Lock()
+	defer e.goplsMu.Unlock()
+	if idle <= 0 || e.goplsClosed {
+		return
+	}
+	if e.goplsTimer == nil {
+		e.goplsTimer = time.AfterFunc(idle, e.stopIdleGopls)
+	} else {
+		e.goplsTimer.Reset(idle)
+	}
+}
+
+// stopIdleGopls stops gopls after goplsIdle without a request.
+func (e *Engine) stopIdleGopls() {
+	e.goplsMu.Lock()
+	g := e.gopls
+	e.gopls = nil
+	e.goplsMu.Unlock()
+	if g != nil {
+		e.log.Debug("gopls stopped after idling", "idle", goplsIdleTime())
+		g.close()
+	}
+}
+
+// closeGopls stops gopls for good (the engine is closing).
+func (e *Engine) closeGopls() {
+	e.goplsMu.Lock()
+	e.goplsClosed = true
+	g := e.gopls
+	e.gopls = nil
+	if e.goplsTimer != nil {
+		e.goplsTimer.Stop()
+	}
+	e.goplsMu.Unlock()
+	if g != nil {
+		g.close()
+	}
 }

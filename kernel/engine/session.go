@@ -61,7 +61,7 @@ func (t *tail) write(p []byte) {
 	}
 }
 
-func startSession(host, dir string, env []string, sink Output) (*session, error) {
+func startSession(host, dir string, env []string, sink Output, lim Limits) (*session, error) {
 	stdinR, stdinW, err := blockingPipe()
 	if err != nil {
 		return nil, err
@@ -86,6 +86,11 @@ func startSession(host, dir string, env []string, sink Output) (*session, error)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start session process %s: %w", host, err)
+	}
+	if err := lim.apply(cmd.Process.Pid); err != nil {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+		return nil, err
 	}
 	for _, f := range []*os.File{stdinR, cmdR, outW, errW} {
 		f.Close()
