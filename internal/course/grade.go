@@ -204,7 +204,6 @@ func fmtPoints(p float64) string { return strconv.FormatFloat(p, 'f', -1, 64) }
 func gradeOne(ctx context.Context, opts Options, src, rel *Notebook, path string) gradedSubmission {
 	start := time.Now()
 	r := gradedSubmission{sub: Submission{Student: studentName(path), File: path}}
-	defer func() { r.sub.Duration = time.Since(start) }()
 	reject := func(err error) gradedSubmission {
 		r.sub.Error = err.Error()
 		for _, c := range src.Cells {
@@ -289,6 +288,7 @@ func gradeOne(ctx context.Context, opts Options, src, rel *Notebook, path string
 		}
 	}
 	slices.Sort(r.sub.Notes)
+	r.sub.Duration = time.Since(start)
 	if err := m.nb.WriteFile(filepath.Join(opts.OutDir, "autograded", r.sub.Student+".ipynb")); err != nil {
 		r.sub.Notes = append(r.sub.Notes, "could not write the graded notebook: "+err.Error())
 	}

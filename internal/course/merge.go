@@ -69,7 +69,7 @@ func mergeSubmission(src, rel, sub *Notebook) (*merged, error) {
 			if c.Type != sc.Type {
 				m.note(g.GradeID, "cell %q was changed from %s to %s; graded as %s", g.GradeID, sc.Type, c.Type, sc.Type)
 			}
-		} else if rc := relIDs[g.GradeID]; rc != nil && (c.Source != rc.Source || c.Type != rc.Type) {
+		} else if rc := relIDs[g.GradeID]; rc != nil && (c.Source != rc.Source && c.Source != sc.Source || c.Type != rc.Type) {
 			m.note(g.GradeID, "the locked cell %q was edited in the submission; it was graded as the teacher wrote it", g.GradeID)
 		}
 		m.nb.Cells = append(m.nb.Cells, n)

@@ -71,6 +71,12 @@ func RunJob(ctx context.Context, dir string, logw io.Writer) error {
 		return fmt.Errorf("start the kernel's engine: %w", err)
 	}
 	defer eng.Close()
+	// The first compiled cell of a kernel waits for the session program
+	// and the prelude to be built: a silent cell pays for that before the
+	// student's cells, so that their time limits measure their own work.
+	if res := eng.Execute(ctx, engine.Request{Code: "for i := 0; i < 1; i++ {}", Silent: true}, &capture{}); res.Err != nil {
+		fmt.Fprintf(logw, "ipclab grade: warm-up cell failed: %v\n", res.Err)
+	}
 	enc := json.NewEncoder(resf)
 	for i, src := range j.Cells {
 		out := &capture{}
