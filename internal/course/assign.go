@@ -13,6 +13,7 @@ const (
 	BeginHidden   = "BEGIN HIDDEN TESTS"
 	EndHidden     = "END HIDDEN TESTS"
 	Stub          = "// YOUR CODE HERE\npanic(\"not implemented\")"
+	TextStub      = "YOUR ANSWER HERE"
 )
 
 // marker reports whether line is "// WORD" (any indent, nothing after).
@@ -78,8 +79,12 @@ func releaseCell(c *Cell) (*Cell, error) {
 	if err != nil {
 		return nil, err
 	}
-	if graded && g.Solution && n.Type == "code" && !strings.Contains(c.Source, BeginSolution) {
-		n.Source = Stub // nbgrader replaces a whole solution cell without delimiters
+	if graded && g.Solution && !strings.Contains(c.Source, BeginSolution) {
+		// nbgrader replaces a whole solution cell without delimiters
+		n.Source = Stub
+		if n.Type != "code" {
+			n.Source = TextStub
+		}
 	}
 	n.Source, err = replaceRegions(n.Source, BeginHidden, EndHidden, "", graded && g.Grade, name)
 	if err != nil {
