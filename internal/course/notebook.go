@@ -221,6 +221,8 @@ func (c *Cell) Grading() (g Grading, ok bool) {
 		g.Points, _ = p.Float64()
 	case float64:
 		g.Points = p
+	case int:
+		g.Points = float64(p)
 	}
 	// nbgrader's is_locked: a solution cell is never locked, a grade cell
 	// always is.
