@@ -14,7 +14,7 @@ GOPLS_VERSION := v0.23.0
 DEBIAN_PACKAGES := jupyter-notebook jupyter-server python3-jupyter-client python3-nbclient \
 	python3-nbconvert python3-jupyter-kernel-test iproute2 gcc make chromium
 
-.PHONY: setup build install install-user demo html test lint bench bench-kernel gallery clean
+.PHONY: setup build install install-user demo html test lint bench bench-kernel gallery clean assignments
 
 setup: ## install Debian's Jupyter, Chromium, gcc, iproute2, the Go modules and gopls
 	@echo "== setup: Debian packages: $(DEBIAN_PACKAGES)"
@@ -82,3 +82,10 @@ bench-kernel: install ## kernel start time and trivial-cell latency through jupy
 gallery: ## redraw docs/plots/*.svg and docs/plots.md from plots/testdata
 	@echo "== gallery: docs/plots from plots/testdata"
 	$(GO) run ./plots/internal/gallery
+
+assignments: build ## write the student version of each notebooks/assignments/source/NAME/NAME.ipynb into release/NAME/
+	@for src in notebooks/assignments/source/*/*.ipynb; do \
+		dir=notebooks/assignments/release/$$(basename $$(dirname $$src)); \
+		echo "== assignments: $$src -> $$dir"; \
+		$(BIN) assign $$src -o $$dir || exit 1; \
+	done
