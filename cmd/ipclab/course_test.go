@@ -206,3 +206,51 @@ func assertNothingLeft(t *testing.T, tmp string, shmBefore map[string]bool) {
 		t.Errorf("temporary directories left: %v", left)
 	}
 }
+
+// TestAssignCommand runs ipclab assign on the assignments (the output must
+// be the released notebook, byte for byte) and on bad input.
+func TestAssignCommand(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(assignments, "source", "ring-buffer", "ring-buffer.ipynb")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"assign", src, "-o", dir}, &stdout, &stderr); code != 0 {
+		t.Fatalf("ipclab assign: exit %d: %s", code, stderr.String())
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, "ring-buffer.ipynb"))
+	want, _ := os.ReadFile(filepath.Join(assignments, "release", "ring-buffer", "ring-buffer.ipynb"))
+	if !bytes.Equal(got, want) {
+		t.Error("ipclab assign output differs from the released notebook")
+	}
+
+	cell := func(src, nbgrader string) string {
+		md := "{}"
+		if nbgrader != "" {
+			md = `{"nbgrader": {` + nbgrader + `, "schema_version": 3}}`
+		}
+		b, _ := json.Marshal(src)
+		return `{"cell_type": "code", "metadata": ` + md + `, "source": ` + string(b) + `, "outputs": [], "execution_count": null}`
+	}
+	for _, tc := range []struct {
+		name, cells, want string
+	}{
+		{"plain", cell("x := 1", ""), "not an assignment"},
+		{"duplicate", cell("a", `"grade_id": "q1", "solution": true`) + "," + cell("b", `"grade_id": "q1", "grade": true, "points": 1`), `duplicate grade_id "q1"`},
+		{"unclosed", cell("func f() {\n// BEGIN SOLUTION\n}\n", `"grade_id": "q1", "solution": true`), "is not closed"},
+	} {
+		p := filepath.Join(dir, tc.name+".ipynb")
+		os.WriteFile(p, []byte(`{"cells": [`+tc.cells+`], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}`), 0o644)
+		stderr.Reset()
+		code := run([]string{"assign", p, "-o", filepath.Join(dir, "out")}, &stdout, &stderr)
+		if code != 1 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%s: exit %d, stderr %q; want exit 1 saying %q", tc.name, code, stderr.String(), tc.want)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "out", tc.name+".ipynb")); err == nil {
+			t.Errorf("%s: a release was written for a bad source", tc.name)
+		}
+	}
+	stderr.Reset()
+	if code := run([]string{"grade", "--source", filepath.Join(dir, "plain.ipynb"), "-o", filepath.Join(dir, "g"), src}, &stdout, &stderr); code != 1 ||
+		!strings.Contains(stderr.String(), "not an assignment") {
+		t.Errorf("grade against a plain notebook: exit %d, %q", code, stderr.String())
+	}
+}
