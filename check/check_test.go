@@ -39,7 +39,9 @@ func TestChecks(t *testing.T) {
 		{"no error", func() { NoError("open", errors.New("boom")) }, "FAIL open: unexpected error: boom"},
 		{"run", func() { Run("ok", time.Second, func(ctx context.Context) error { return nil }) }, ""},
 		{"run error", func() { Run("e", time.Second, func(ctx context.Context) error { return errors.New("bad") }) }, "FAIL e: bad"},
-		{"run panic", func() { Run("p", time.Second, func(ctx context.Context) error { var m map[int]int; m[1] = 1; return nil }) }, "FAIL p: panic: assignment to entry in nil map"},
+		{"run panic", func() {
+			Run("p", time.Second, func(ctx context.Context) error { var m map[int]int; m[1] = 1; return nil })
+		}, "FAIL p: panic: assignment to entry in nil map"},
 		{"run exit", func() { Run("x", time.Second, func(ctx context.Context) error { cellrt.Exit(1); return nil }) }, "FAIL x: the code called os.Exit(1)"},
 		{"run deadlock", func() { Run("d", 100*time.Millisecond, func(ctx context.Context) error { <-block; return nil }) }, "FAIL d: time limit exceeded (100ms): the code is blocked"},
 		{"run ctx", func() {
