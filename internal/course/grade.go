@@ -215,6 +215,9 @@ func gradeOne(ctx context.Context, opts Options, src, rel *Notebook, path string
 			}
 		}
 		r.sub.Duration = time.Since(start)
+		if err := writeFeedback(filepath.Join(opts.OutDir, "feedback", r.sub.Student+".html"), r, nil); err != nil {
+			r.sub.Notes = append(r.sub.Notes, "could not write the feedback: "+err.Error())
+		}
 		return r
 	}
 	sub, err := ReadNotebook(path)
