@@ -59,8 +59,8 @@ func TestGradeAssignments(t *testing.T) {
 			"lost-panic":    {points: map[string]float64{"test_mutex": 3, "test_messages": 0, "test_cost": 0}, says: []string{"FAIL no lost updates with messages", "nil map"}},
 			"lost-exit":     {points: map[string]float64{"test_mutex": 3, "test_messages": 0, "test_cost": 0}, says: []string{"FAIL no lost updates with messages", "os.Exit(1)"}},
 			"lost-flood":    {points: map[string]float64{"test_mutex": 3, "test_messages": 3, "test_cost": 1}},
-			"ring-solved":   {points: map[string]float64{"test_mutex": 0, "test_messages": 0, "test_cost": 0}, says: []string{"different assignment"}},
-			"missing":       {points: map[string]float64{"test_mutex": 0, "test_messages": 0, "test_cost": 0}, says: []string{"no such file"}},
+			"ring-solved":   {points: map[string]float64{"test_mutex": 0, "test_messages": 0, "test_cost": 0, "explain": 0}, says: []string{"different assignment"}},
+			"missing":       {points: map[string]float64{"test_mutex": 0, "test_messages": 0, "test_cost": 0, "explain": 0}, says: []string{"no such file"}},
 		}},
 		{"ring-buffer", []string{"testdata/ring-solved", "release/ring-buffer/ring-buffer", "testdata/ring-offbyone",
 			"testdata/ring-loop", "testdata/ring-edited"}, map[string]want{
