@@ -63,11 +63,12 @@ func TestGradeAssignments(t *testing.T) {
 			"missing":       {points: map[string]float64{"test_mutex": 0, "test_messages": 0, "test_cost": 0, "explain": 0}, says: []string{"no such file"}},
 		}},
 		{"ring-buffer", []string{"testdata/ring-solved", "release/ring-buffer/ring-buffer", "testdata/ring-offbyone",
-			"testdata/ring-loop", "testdata/ring-edited"}, map[string]want{
+			"testdata/ring-loop", "testdata/ring-edited", "testdata/ring-racy"}, map[string]want{
 			"ring-solved":   {points: map[string]float64{"test_local": 2, "test_order": 3, "test_speed": 2, "test_race": 1}},
 			"ring-buffer":   {points: map[string]float64{"test_local": 0, "test_order": 0, "test_speed": 0, "test_race": 0}, says: []string{"not implemented"}},
 			"ring-offbyone": {points: map[string]float64{"test_local": 0, "test_order": -1, "test_speed": -1, "test_race": -1}, says: []string{"FAIL push and pop in one process", "Push into a full ring"}},
 			"ring-loop":     {points: map[string]float64{"test_local": 0, "test_order": 3, "test_speed": 2, "test_race": 1}, says: []string{"FAIL push and pop in one process", "time limit"}},
+			"ring-racy":     {points: map[string]float64{"test_local": 2, "test_order": -1, "test_speed": -1, "test_race": 0}, says: []string{"DATA RACE"}},
 			"ring-edited":   {points: map[string]float64{"test_local": 0, "test_order": 0, "test_speed": 0, "test_race": 0}, says: []string{"was edited", "not implemented"}},
 		}},
 	} {
