@@ -18,7 +18,7 @@ DEBIAN_PACKAGES := jupyter-notebook jupyter-server python3-jupyter-client python
 JUPYTERLAB_NOTEBOOK ?= $(NOTEBOOK)
 
 .PHONY: setup build install install-user demo html test lint bench bench-kernel bench-verdicts bench-waits gallery clean \
-	test-jupyterlab jupyterlab-build test-readme test-hub class-load
+	test-jupyterlab jupyterlab-build test-readme test-hub class-load assignments
 
 setup: ## install Debian's Jupyter, Chromium, gcc, iproute2, the Go modules and gopls
 	@echo "== setup: Debian packages: $(DEBIAN_PACKAGES)"
@@ -122,3 +122,10 @@ CLASS ?= 5 10 20 40
 class-load: install ## N students x 1 kernel each (N = $(CLASS)), a short notebook each; table for docs/class-load.md
 	@echo "== class-load: $(CLASS) students through jupyter_client"
 	$(PYTHON) bench/classload.py --students $(CLASS) --kernel ipclab --json $(OUT)/class-load.json
+
+assignments: build ## write the student version of each notebooks/assignments/source/NAME/NAME.ipynb into release/NAME/
+	@for src in notebooks/assignments/source/*/*.ipynb; do \
+		dir=notebooks/assignments/release/$$(basename $$(dirname $$src)); \
+		echo "== assignments: $$src -> $$dir"; \
+		$(BIN) assign $$src -o $$dir || exit 1; \
+	done

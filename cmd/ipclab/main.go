@@ -4,6 +4,8 @@
 //	ipclab kernel CONNECTION_FILE                           run the kernel (Jupyter starts it)
 //	ipclab bench [flags]                                    measure ipc transports
 //	ipclab worker --listen tcp://ADDR                       serve experiments for another host
+//	ipclab assign SOURCE.ipynb -o DIR                       write the student version of an assignment
+//	ipclab grade --source SOURCE.ipynb [-o DIR] SUB.ipynb…  grade submissions in fresh kernels
 //	ipclab version                                          print the version
 package main
 
@@ -47,6 +49,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = benchCommand(ctx, args[1:], stdout, stderr)
 	case "worker":
 		err = workerCommand(ctx, args[1:], stdout, stderr)
+	case "assign":
+		err = assignCommand(args[1:], stdout, stderr)
+	case "grade":
+		err = gradeCommand(ctx, args[1:], stdout, stderr)
+	case "grade-run":
+		err = gradeRunCommand(ctx, args[1:], stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "ipclab %s (%s %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	case "help", "-h", "--help":
@@ -71,6 +79,9 @@ commands:
   kernel CONNECTION_FILE                          run the kernel (started by Jupyter)
   bench [flags]                                   measure ipc transports (ipclab bench -h)
   worker --listen tcp://ADDR                      run experiment peers for another host
+  assign SOURCE.ipynb -o DIR                      write the student version of an assignment
+  grade --source SOURCE.ipynb [-o DIR] [--jobs N] SUBMISSION.ipynb…
+                                                  grade submissions (gradebook, feedback)
   version                                         print the version
 `)
 }

@@ -148,6 +148,13 @@ func Flag() *atomic.Int32 { return &interrupted }
 // the cell's own goroutine; other goroutines go on.
 func Checkpoint() { checkpoint() }
 
+// OnCellThread reports whether the caller runs on the running cell's own
+// thread (package check hands that role to the goroutine it guards).
+func OnCellThread() bool { return onCellThread() }
+
+// Interrupting reports whether an interrupt is pending.
+func Interrupting() bool { return interrupted.Load() != 0 }
+
 func onCellThread() bool { return host.ThreadID != nil && host.ThreadID() == cellThread.Load() }
 
 func checkpoint() {

@@ -216,6 +216,7 @@ var preferred = map[string]string{
 	"debug":     "runtime/debug",
 	"tabwriter": "text/tabwriter",
 	"unix":      "golang.org/x/sys/unix",
+	"check":     "github.com/ipclab/ipclab/check",
 	"display":   "github.com/ipclab/ipclab/display",
 	"ipc":       "github.com/ipclab/ipclab/ipc",
 	"plots":     "github.com/ipclab/ipclab/plots",
