@@ -58,6 +58,8 @@ func CountTogether(ctx context.Context, procs, increments int, how Counting) (Co
 	if procs < 1 || increments < 0 {
 		return res, fmt.Errorf("count together: %w: %d processes, %d increments", ErrBadParameter, procs, increments)
 	}
+	ctx, release := interruptible(ctx)
+	defer release()
 	seg, err := CreateSegment(Anonymous, 4096)
 	if err != nil {
 		return res, fmt.Errorf("count together: %w", err)

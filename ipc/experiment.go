@@ -145,6 +145,8 @@ func Run(ctx context.Context, e Experiment) (Results, error) {
 	if err := e.Validate(); err != nil {
 		return nil, fmt.Errorf("run experiment: %w", err)
 	}
+	ctx, release := interruptible(ctx)
+	defer release()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	sigs := make(chan os.Signal, 1)

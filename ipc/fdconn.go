@@ -108,6 +108,10 @@ func (c *fdConn) timedSocket() *fdConn {
 func (c *fdConn) wait(ctx context.Context, fd int, events int16) error {
 	done := ctx.Done()
 	if c.timed { // the call itself waited up to 50 ms: just check
+		var intr interruptWatch
+		if err := intr.err(); err != nil {
+			return fmt.Errorf("%s: %w", c.name, err)
+		}
 		if c.closed.Load() {
 			return fmt.Errorf("%s: %w", c.name, ErrClosed)
 		}
@@ -122,7 +126,11 @@ func (c *fdConn) wait(ctx context.Context, fd int, events int16) error {
 		}
 	}
 	pfd := []unix.PollFd{{Fd: int32(fd), Events: events}}
+	var intr interruptWatch
 	for {
+		if err := intr.err(); err != nil {
+			return fmt.Errorf("%s: %w", c.name, err)
+		}
 		if c.closed.Load() {
 			return fmt.Errorf("%s: %w", c.name, ErrClosed)
 		}

@@ -406,7 +406,11 @@ func (r *Ring) waitFor(ctx context.Context, sleepFlag *uint32, peerIdx *uint64, 
 	futexWord := (*uint32)(unsafe.Pointer(peerIdx))
 	done := ctx.Done()
 	var lastCheck time.Time
+	var intr interruptWatch
 	check := func() error {
+		if err := intr.err(); err != nil {
+			return fmt.Errorf("ring: %w", err)
+		}
 		if atomic.LoadUint32(r.closed)&peerClosedBit != 0 {
 			if ready() {
 				return nil

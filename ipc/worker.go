@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ipclab/ipclab/internal/sessionhook"
 )
 
 // Go cannot fork, so the far end of a cross-process transport runs in a
@@ -55,7 +57,7 @@ func RegisterWorker(name string, fn WorkerFunc) {
 	workers.m[name] = fn
 	p := workers.pending
 	workers.Unlock()
-	if p != nil && p.Role == name {
+	if p != nil && p.Role == name && !sessionhook.Deferred() {
 		os.Exit(runChild(p))
 	}
 }
@@ -114,8 +116,11 @@ func workerDispatch() {
 	workers.Lock()
 	_, known := workers.m[cs.Role]
 	if !known && cs.Role != harnessRole {
-		workers.pending = &cs // a later init will RegisterWorker it
+		// A later init will RegisterWorker it; in ipclab's session program,
+		// the cells' plugins will, and the program then runs it.
+		workers.pending = &cs
 		workers.Unlock()
+		sessionhook.SetPendingWorker(func() int { return runChild(&cs) })
 		return
 	}
 	workers.Unlock()
@@ -199,7 +204,7 @@ func runChild(cs *childSpec) int {
 			ctl.recv(&v)
 			os.Exit(3)
 		}()
-		err = fn(ctx, c, cs.Arg)
+		err = callWorker(ctx, cs.Role, fn, c, cs.Arg)
 	}
 	if err != nil {
 		ctl.send(report{Op: "error", Error: err.Error()})
@@ -207,6 +212,23 @@ func runChild(cs *childSpec) int {
 	}
 	ctl.send(report{Op: "done"})
 	return 0
+}
+
+// callWorker runs a registered worker, turning a panic into an error that
+// names it and shows where it happened.
+func callWorker(ctx context.Context, name string, fn WorkerFunc, c Conn, arg []byte) (err error) {
+	if fn == nil {
+		return fmt.Errorf("worker %q: %w in the worker process (a cell registers a worker for worker processes only "+
+			"at its top level or in its init, with a function declared in a cell, not from inside a function or goroutine)", name, ErrUnknownWorker)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			buf := make([]byte, 16<<10)
+			buf = buf[:runtime.Stack(buf, false)]
+			err = fmt.Errorf("worker %q panicked: %v\n\n%s", name, r, buf)
+		}
+	}()
+	return fn(ctx, c, arg)
 }
 
 // pin binds the calling thread to cpu (the goroutine must be locked to it).
@@ -274,7 +296,20 @@ func Spawn(ctx context.Context, transportName string, o Options, worker string, 
 	if !ok {
 		return nil, fmt.Errorf("spawn %q: %w", worker, ErrUnknownWorker)
 	}
-	return spawn(ctx, transportName, o, childSpec{Role: worker, Arg: arg, CPU: -1}, files...)
+	ic := sessionhook.Context()
+	ctx, release := interruptible(ctx)
+	defer release()
+	p, err := spawn(ctx, transportName, o, childSpec{Role: worker, Arg: arg, CPU: -1}, files...)
+	if err != nil {
+		return nil, fmt.Errorf("spawn %q: %w", worker, err)
+	}
+	if ic != nil {
+		// An interrupt of the cell that spawned the worker stops it and
+		// removes its connection's resources.
+		stop := context.AfterFunc(ic, p.abort)
+		go func() { <-p.exited; stop() }()
+	}
+	return p, nil
 }
 
 // inherited holds the files a worker process received beyond its transport's.
@@ -424,6 +459,8 @@ func (p *Peer) explain(err error) error {
 
 // Wait waits for the worker function to return and returns its error.
 func (p *Peer) Wait(ctx context.Context) error {
+	ctx, release := interruptible(ctx)
+	defer release()
 	for {
 		r, err := p.next(ctx, 24*time.Hour)
 		if err != nil {
@@ -434,6 +471,14 @@ func (p *Peer) Wait(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// abort kills the worker at once and closes this end.
+func (p *Peer) abort() {
+	if p.cmd.Process != nil {
+		p.cmd.Process.Kill()
+	}
+	p.Close()
 }
 
 func (p *Peer) kill() {

@@ -9,7 +9,8 @@
 //
 // The subtests are kernelspec (ipclab install and jupyter's view of it),
 // conformance (test_conformance.py), protocol (test_protocol.py), session
-// (test_session.py) and notebooks (test_notebooks.py).
+// (test_session.py), lab (test_lab.py: workers in cells, interrupts in ipc,
+// %goflags -race) and notebooks (test_notebooks.py).
 //
 // Without jupyter_client the tests are skipped, unless CI=true: then that
 // is a failure, so that CI proves the real thing ran. -short skips them too
@@ -68,6 +69,7 @@ func TestJupyter(t *testing.T) {
 		{"conformance", "test_conformance", ""},
 		{"protocol", "test_protocol", ""},
 		{"session", "test_session", ""},
+		{"lab", "test_lab", ""},
 		{"notebooks", "test_notebooks", "nbclient, nbconvert, nbformat"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

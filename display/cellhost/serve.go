@@ -13,15 +13,18 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"path/filepath"
 	"plugin"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
 	"github.com/ipclab/ipclab/display"
 	"github.com/ipclab/ipclab/display/cellrt"
 	"github.com/ipclab/ipclab/internal/cellio"
+	"github.com/ipclab/ipclab/internal/sessionhook"
 )
 
 // CommandFD is the descriptor on which the session process reads the kernel's
@@ -44,12 +47,22 @@ type Command struct {
 // and runs it, one at a time, until the kernel closes the command channel.
 // After each cell it writes a done record on standard output and standard
 // error, so that the kernel knows it has all the cell's output.
+//
+// In a worker process that ipc.Spawn started from a cell, Serve instead
+// loads the plugins the session had loaded when it spawned the worker (so
+// that the cells' RegisterWorker calls run again, the last one for a name
+// counting) and runs the worker.
 func Serve() {
 	install()
+	if run := sessionhook.TakePendingWorker(); run != nil {
+		loadSessionPlugins()
+		os.Exit(run())
+	}
 	cmds := make(chan Command)
 	go readCommands(cmds)
 	for c := range cmds {
 		cellrt.Interrupt(false)
+		sessionhook.Begin()
 		switch c.Op {
 		case "run":
 			reportDone(c.ID, runPlugin(c.Plugin))
@@ -77,6 +90,7 @@ func readCommands(cmds chan<- Command) {
 		switch c.Op {
 		case "interrupt":
 			cellrt.Interrupt(true)
+			sessionhook.Fire() // ipc's blocking calls watch this
 			continue
 		case "setenv":
 			os.Setenv(c.Name, c.Value)
@@ -86,11 +100,16 @@ func readCommands(cmds chan<- Command) {
 	}
 }
 
+// loaded lists the cell plugins loaded, in order, for worker processes.
+var loaded []string
+
 func runPlugin(path string) map[string]string {
 	p, err := plugin.Open(path)
 	if err != nil {
 		return map[string]string{"ename": "LoadError", "evalue": err.Error()}
 	}
+	loaded = append(loaded, path)
+	os.Setenv(sessionhook.PluginsEnv, strings.Join(loaded, string(os.PathListSeparator)))
 	sym, err := p.Lookup("Run")
 	if err != nil {
 		return map[string]string{"ename": "LoadError", "evalue": err.Error()}
@@ -100,6 +119,18 @@ func runPlugin(path string) map[string]string {
 		return map[string]string{"ename": "LoadError", "evalue": fmt.Sprintf("Run has type %T, want func()", sym)}
 	}
 	return runCell(run)
+}
+
+// loadSessionPlugins loads, in a worker process, the cells' plugins its
+// session had loaded: their package initialisation registers the workers
+// that cells declared. A plugin that no longer loads is reported and
+// skipped.
+func loadSessionPlugins() {
+	for _, p := range filepath.SplitList(os.Getenv(sessionhook.PluginsEnv)) {
+		if _, err := plugin.Open(p); err != nil {
+			fmt.Fprintf(os.Stderr, "ipclab worker: load %s: %v\n", p, err)
+		}
+	}
 }
 
 // Replay is the main loop of a rebuild-per-cell program, used where Go
@@ -230,8 +261,10 @@ func runCell(run func()) (out map[string]string) {
 		// The thread is never unlocked: it dies with the goroutine, taking any
 		// state an interrupted cell left on it.
 		cellrt.SetCellThread(int64(gettid()))
+		sessionhook.SetCellThread(int64(gettid()))
 		defer func() {
 			cellrt.SetCellThread(0)
+			sessionhook.SetCellThread(0)
 			r := recover()
 			if r == nil {
 				done <- nil

@@ -168,7 +168,7 @@ func (t *translator) generate(c *checked) (*translation, []sourceError, error) {
 	}
 	g.r.sort()
 
-	var decls, stmts strings.Builder
+	var decls, stmts, inits strings.Builder
 	rec := &cellRecord{seq: t.seq, label: t.label, imports: map[string]string{}}
 	for _, it := range c.items {
 		switch it.kind {
@@ -178,6 +178,10 @@ func (t *translator) generate(c *checked) (*translation, []sourceError, error) {
 			g.emitItem(&decls, it, c.offA)
 			g.recordDecl(rec, it)
 		case itemStmt:
+			if g.registersWorker(it) { // see workers.go
+				g.emitItem(&inits, it, c.offB)
+				continue
+			}
 			g.emitItem(&stmts, it, c.offB)
 		}
 	}
@@ -199,7 +203,11 @@ func (t *translator) generate(c *checked) (*translation, []sourceError, error) {
 	out.WriteString(decls.String())
 	out.WriteString("\n\nfunc Run() {" + flagDecl)
 	out.WriteString(stmts.String())
-	out.WriteString("\n}\n\n//line ipclab-generated.go:1\n")
+	out.WriteString("\n}\n")
+	if inits.Len() > 0 {
+		out.WriteString("\nfunc init() {" + flagDecl + inits.String() + "\n}\n")
+	}
+	out.WriteString("\n//line ipclab-generated.go:1\n")
 	out.WriteString(helpers)
 	for _, name := range sortedKeys(g.varRefs) {
 		out.WriteString(g.varRefs[name])
@@ -241,7 +249,10 @@ func (t *translator) generate(c *checked) (*translation, []sourceError, error) {
 	plugin += ")\n\n" + tables + "\nfunc Run() { cell.Run() }\n"
 	var program *cellhost.Program
 	why := "the session cannot evaluate cells"
-	if t.evaluate {
+	switch {
+	case inits.Len() > 0:
+		why = "it registers an ipc worker, which worker processes must load"
+	case t.evaluate:
 		program, why = g.lower()
 	}
 	return &translation{
