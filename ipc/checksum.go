@@ -10,7 +10,7 @@ import (
 //
 //	bytes 0..3  sequence number (low 32 bits, little endian)
 //	bytes 4..7  checksum (low 32 bits of sum64 over the sequence number,
-//	            the message size and the payload, sampled for big messages)
+//	            the message size and every byte of the payload)
 //
 // The payload (bytes 8..size) is copied from a pseudo-random source block at
 // an offset that changes with the sequence number, so consecutive messages
@@ -21,15 +21,6 @@ import (
 // harness puts at the front of every message; it is also the smallest
 // message size an experiment accepts.
 const HeaderSize = 8
-
-// sampleThreshold: payloads up to this size are summed whole; bigger ones
-// are summed over sampleBlocks evenly spaced blocks of sampleBlock bytes
-// (always including the first and last block).
-const (
-	sampleThreshold = 16 << 10
-	sampleBlocks    = 64
-	sampleBlock     = 256
-)
 
 const (
 	prime1 = 0x9E3779B97F4A7C15
@@ -72,24 +63,10 @@ func sum64(seed uint64, p []byte) uint64 {
 }
 
 // payloadSum is the checksum of a message with the given sequence number
-// whose payload (the bytes after the header) is p.
+// whose payload (the bytes after the header) is p. It covers every byte:
+// a receiver that verifies a message has read all of it.
 func payloadSum(seq uint32, p []byte) uint32 {
-	seed := uint64(seq)<<32 | uint64(uint32(len(p)+HeaderSize))
-	if len(p) <= sampleThreshold {
-		return uint32(sum64(seed, p))
-	}
-	return sampledSum(seed, p)
-}
-
-// sampledSum folds the sums of evenly spaced blocks of a big payload.
-func sampledSum(seed uint64, p []byte) uint32 {
-	h := seed
-	last := len(p) - sampleBlock
-	for i := 0; i < sampleBlocks; i++ {
-		off := i * last / (sampleBlocks - 1)
-		h = sum64(h, p[off:off+sampleBlock])
-	}
-	return uint32(h)
+	return uint32(sum64(uint64(seq)<<32|uint64(uint32(len(p)+HeaderSize)), p))
 }
 
 // source is the pseudo-random block message payloads are copied from.
@@ -115,13 +92,7 @@ func newSource(size int) source {
 func (s source) fill(m []byte, seq uint32) {
 	off := int(seq & 63)
 	p := s[off : off+len(m)-HeaderSize]
-	seed := uint64(seq)<<32 | uint64(uint32(len(m)))
-	var sum uint32
-	if len(p) <= sampleThreshold {
-		sum = uint32(sum64(seed, p))
-	} else {
-		sum = sampledSum(seed, p)
-	}
+	sum := payloadSum(seq, p)
 	copyBig(m[HeaderSize:], p)
 	binary.LittleEndian.PutUint32(m, seq)
 	binary.LittleEndian.PutUint32(m[4:], sum)
@@ -148,7 +119,7 @@ type tally struct {
 // see accounts for message m, which should have size bytes.
 func (t *tally) see(m []byte, size int) {
 	t.got++
-	if len(m) == size && len(m) >= HeaderSize && len(m)-HeaderSize <= sampleThreshold {
+	if len(m) == size && len(m) >= HeaderSize {
 		seq := binary.LittleEndian.Uint32(m)
 		if seq == t.next && binary.LittleEndian.Uint32(m[4:]) == uint32(sum64(uint64(seq)<<32|uint64(uint32(len(m))), m[HeaderSize:])) {
 			t.next++

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,22 +14,19 @@ import (
 
 func TestChecksumDetectsChanges(t *testing.T) {
 	src := newSource(1 << 20)
-	for _, size := range []int{8, 9, 15, 16, 40, 64, 100, 4096, sampleThreshold + HeaderSize, 1 << 20} {
+	for _, size := range []int{8, 9, 15, 16, 40, 64, 100, 4096, 16<<10 + HeaderSize, 1 << 20} {
 		m := make([]byte, size)
 		src.fill(m, 77)
 		if seq, ok := check(m); !ok || seq != 77 {
 			t.Fatalf("size %d: intact message fails: %d %v", size, seq, ok)
 		}
 		positions := []int{0, 3, 4, 7}
-		if size-HeaderSize <= sampleThreshold {
-			for i := HeaderSize; i < size; i += max(1, size/50) {
-				positions = append(positions, i)
-			}
-			positions = append(positions, size-1)
-		} else {
-			// sampled: the first and last bytes are always covered
-			positions = append(positions, HeaderSize, size-1)
+		// every byte is covered, big messages too (the far half of 1 MiB)
+		for i := HeaderSize; i < size; i += max(1, size/50) {
+			positions = append(positions, i)
 		}
+		positions = append(positions, size-1, size*3/4+101)
+		positions = slices.DeleteFunc(positions, func(p int) bool { return p >= size })
 		for _, pos := range positions {
 			for bit := range 8 {
 				m[pos] ^= 1 << bit
@@ -61,7 +59,7 @@ func TestChecksumMatchesC(t *testing.T) {
 	if out, err := exec.Command(gcc, "-O2", "-o", probe, "../bench/probe.c").CombinedOutput(); err != nil {
 		t.Fatalf("build probe: %v\n%s", err, out)
 	}
-	for _, size := range []int{8, 9, 63, 64, 100, 4096, sampleThreshold + HeaderSize, sampleThreshold + HeaderSize + 1, 1 << 20} {
+	for _, size := range []int{8, 9, 63, 64, 100, 4096, 16<<10 + HeaderSize, 16<<10 + HeaderSize + 1, 1 << 20} {
 		for _, seq := range []uint32{0, 1, 63, 64, 1 << 31} {
 			out, err := exec.Command(probe, "sum", strconv.Itoa(size), strconv.FormatUint(uint64(seq), 10)).Output()
 			if err != nil {

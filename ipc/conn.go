@@ -51,6 +51,11 @@ type Options struct {
 	QueueDepth int
 	// Dir holds FIFOs, socket files and mapped files (default Dir()).
 	Dir string
+	// ZeroCopy makes the harness's shm-ring consumer check each message
+	// in place in the ring instead of copying it into its own memory
+	// first, as every other transport's consumer must (Run, shm-ring only;
+	// results say so in Label, ZeroCopy and their parameters).
+	ZeroCopy bool `json:",omitempty"`
 }
 
 func (o Options) withDefaults() Options {

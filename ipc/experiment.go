@@ -164,8 +164,20 @@ func Run(ctx context.Context, e Experiment) (Results, error) {
 	env := CurrentEnvironment()
 	env.Pinned = e.Pin
 	env.Parameters = e.parameters()
+	env.LoadBefore = loadAverage()
+	cpu0 := sampleCPU(0)
 	total := len(e.Transports) * len(e.Sizes) * e.Trials
 	var results Results
+	// Every result gets the environment of the whole run, with the load
+	// after it, also when the run fails part-way.
+	finish := func() {
+		env.LoadAfter = loadAverage()
+		env.OtherCPUSeconds, env.OtherCPU = otherCPU(cpu0, sampleCPU(0))
+		env.Busy = env.OtherCPU > BusyThreshold
+		for i := range results {
+			results[i].Environment = env
+		}
+	}
 	var verifyErr error
 	done := 0
 	for _, name := range e.Transports {
@@ -175,17 +187,57 @@ func Run(ctx context.Context, e Experiment) (Results, error) {
 				err = fmt.Errorf("%w (%w)", err, cerr)
 			}
 			if err != nil {
+				finish()
 				return results, fmt.Errorf("run %s %s with %d-byte messages: %w", name, e.Mode, size, err)
 			}
-			r.Environment = env
 			if r.Lost != 0 || r.Corrupt != 0 {
 				verifyErr = errors.Join(verifyErr, fmt.Errorf("%s %d bytes: %w: %d lost, %d corrupt of %d", name, size, ErrVerify, r.Lost, r.Corrupt, r.Messages))
 			}
 			results = append(results, r)
 		}
 	}
+	finish()
 	return results, verifyErr
 }
+
+// label names the variant of transport name this experiment runs: the
+// transport, then what differs from the defaults ("shm-ring/spin",
+// "shm-ring/sysv/zero-copy", "tcp/in-process").
+func (e Experiment) label(name string) string {
+	o := e.Options.withDefaults()
+	l := name
+	if name == "shm-ring" {
+		if o.Wait != Adaptive {
+			l += "/" + string(o.Wait)
+		}
+		if o.Segment != PosixShm {
+			l += "/" + string(o.Segment)
+		}
+		if o.ZeroCopy {
+			l += "/zero-copy"
+		}
+	}
+	if t, err := lookup(name); err == nil && e.InProcess && t.reach != inProcess {
+		l += "/in-process"
+	}
+	if e.Remote != "" {
+		l += "/remote"
+	}
+	if e.Pin {
+		l += "/pinned"
+	}
+	return l
+}
+
+// Thresholds below which a trial is too short to trust (Result.Short).
+const (
+	// MinTrialDuration: a trial shorter than this is dominated by timer
+	// resolution, scheduling and start-up.
+	MinTrialDuration = 10 * time.Millisecond
+	// MinTrialMessages: fewer messages than this in a trial say little
+	// about the rate.
+	MinTrialMessages = 20
+)
 
 func (e Experiment) parameters() map[string]string {
 	o := e.Options.withDefaults()
@@ -195,7 +247,12 @@ func (e Experiment) parameters() map[string]string {
 		"warmup":   e.Warmup.String(),
 		"wait":     string(o.Wait),
 		"segment":  string(o.Segment),
-		"checksum": fmt.Sprintf("sum64 of header+payload, sampled above %d bytes", sampleThreshold),
+		"checksum": "sum64 of every byte, checked by the receiver",
+		"copy":     "consumer copies every message into its own memory",
+	}
+	if o.ZeroCopy {
+		p["zero-copy"] = "true"
+		p["copy"] = "shm-ring consumer checks in place (zero-copy); others copy"
 	}
 	if e.Count > 0 {
 		p["count"] = strconv.FormatInt(e.Count, 10)
@@ -215,9 +272,16 @@ func (e Experiment) parameters() map[string]string {
 
 // measure runs warm-up and trials for one transport and size.
 func (e Experiment) measure(ctx context.Context, name string, size int, done *int, total int) (Result, error) {
-	res := Result{Transport: name, Mode: e.Mode, SizeBytes: size}
+	zero := e.Options.ZeroCopy && name == "shm-ring"
+	res := Result{Transport: name, Label: e.label(name), Mode: e.Mode, SizeBytes: size, ZeroCopy: zero}
+	if e.Count <= 0 {
+		res.RequestedDuration = e.Duration
+	}
 	o := e.Options
 	o.MaxMessage = size
+	if e.Remote == "" {
+		res.Setup = setupTime(ctx, name, o)
+	}
 	driverCPU, peerCPU := -1, -1
 	if e.Pin {
 		driverCPU, peerCPU = 0, 1
@@ -234,24 +298,23 @@ func (e Experiment) measure(ctx context.Context, name string, size int, done *in
 		}
 	}
 
-	count := e.Count
-	if e.Warmup > 0 || count <= 0 {
+	// The warm-up also estimates the rate, from which the runs ("chunks")
+	// of a timed trial are sized.
+	var rate float64
+	if e.Warmup > 0 || e.Count <= 0 {
 		n := max(1, min(1000, int64(4<<20/size)))
-		if count > 0 {
-			n = max(1, count/10)
+		if e.Count > 0 {
+			n = max(1, e.Count/10)
 		}
 		var spent time.Duration
 		for {
-			tr, err := p.runTrial(ctx, e.Mode, n, size, src, driverCPU)
+			tr, err := p.runTrial(ctx, e.Mode, n, size, src, driverCPU, zero)
 			if err != nil {
 				return res, fmt.Errorf("warm-up: %w", err)
 			}
 			spent += tr.elapsed
+			rate = float64(tr.got) / max(tr.elapsed.Seconds(), 1e-9)
 			if e.Count > 0 || tr.elapsed >= e.Warmup || spent >= 2*e.Warmup {
-				if count <= 0 {
-					rate := float64(tr.got) / max(tr.elapsed.Seconds(), 1e-9)
-					count = max(1, int64(rate*e.Duration.Seconds()))
-				}
 				break
 			}
 			grow := 2.0
@@ -265,13 +328,15 @@ func (e Experiment) measure(ctx context.Context, name string, size int, done *in
 
 	all := newHistogram()
 	var rates []float64
+	var prod, cons usage
+	cpu0 := sampleCPU(p.pid)
 	for i := range e.Trials {
-		tr, err := p.runTrial(ctx, e.Mode, count, size, src, driverCPU)
+		tr, chunks, err := e.trial(ctx, p, size, src, driverCPU, zero, &rate)
 		if err != nil {
 			return res, fmt.Errorf("trial %d: %w", i+1, err)
 		}
-		rate := float64(count) / max(tr.elapsed.Seconds(), 1e-9)
-		t := Trial{Messages: tr.got, Elapsed: tr.elapsed, MessagesPerSecond: rate, BytesPerSecond: rate * float64(size)}
+		r := float64(tr.got) / max(tr.elapsed.Seconds(), 1e-9)
+		t := Trial{Messages: tr.got, Elapsed: tr.elapsed, MessagesPerSecond: r, BytesPerSecond: r * float64(size), Chunks: chunks}
 		if tr.hist != nil {
 			t.RTTp50, t.RTTp99 = tr.hist.quantile(0.5), tr.hist.quantile(0.99)
 			all.merge(tr.hist)
@@ -280,10 +345,16 @@ func (e Experiment) measure(ctx context.Context, name string, size int, done *in
 		res.Messages += tr.got
 		res.Lost += tr.lost
 		res.Corrupt += tr.corrupt
-		rates = append(rates, rate)
+		prod.add(tr.producer, i == 0)
+		cons.add(tr.consumer, i == 0)
+		rates = append(rates, r)
 		*done++
 		progress(fmt.Sprintf("trial %d", i+1))
 	}
+	_, res.OtherCPU = otherCPU(cpu0, sampleCPU(p.pid))
+	res.Busy = res.OtherCPU > BusyThreshold
+	res.Producer, res.Consumer = prod.perMessage(res.Messages), cons.perMessage(res.Messages)
+	res.Short, res.ShortReason = shortTrials(res.Trials, res.RequestedDuration)
 	slices.Sort(rates)
 	res.MessagesPerSecond = median(rates)
 	res.MinMessagesPerSecond, res.MaxMessagesPerSecond = rates[0], rates[len(rates)-1]
@@ -295,6 +366,79 @@ func (e Experiment) measure(ctx context.Context, name string, size int, done *in
 		}
 	}
 	return res, nil
+}
+
+// trial runs one timed trial: Count messages, or, for a Duration, runs of
+// messages sized from the latest rate (*rate, updated) until the time is
+// up. A run aims at no more than an eighth of the duration (at least 20
+// ms), so a stall or a wrong estimate costs at most one short run and the
+// trial still lasts what was asked; the last run aims at what is left.
+func (e Experiment) trial(ctx context.Context, p *peer, size int, src source, cpu int, zero bool, rate *float64) (trialResult, int, error) {
+	if e.Count > 0 {
+		tr, err := p.runTrial(ctx, e.Mode, e.Count, size, src, cpu, zero)
+		return tr, 1, err
+	}
+	var sum trialResult
+	if e.Mode == PingPong {
+		sum.hist = newHistogram()
+	}
+	chunks := 0
+	for {
+		left := e.Duration - sum.elapsed
+		if chunks > 0 && left < e.Duration/50 {
+			return sum, chunks, nil
+		}
+		aim := min(left, max(e.Duration/8, 20*time.Millisecond))
+		n := max(1, int64(*rate*aim.Seconds()))
+		tr, err := p.runTrial(ctx, e.Mode, n, size, src, cpu, zero)
+		if err != nil {
+			return sum, chunks, err
+		}
+		if tr.elapsed > 0 && tr.got > 0 {
+			*rate = float64(tr.got) / tr.elapsed.Seconds()
+		} else {
+			*rate *= 2
+		}
+		sum.elapsed += tr.elapsed
+		sum.got += tr.got
+		sum.lost += tr.lost
+		sum.corrupt += tr.corrupt
+		if tr.hist != nil {
+			sum.hist.merge(tr.hist)
+		}
+		sum.producer.add(tr.producer, chunks == 0)
+		sum.consumer.add(tr.consumer, chunks == 0)
+		chunks++
+	}
+}
+
+// shortTrials says whether any trial was too short to trust, and why.
+func shortTrials(ts []Trial, requested time.Duration) (bool, string) {
+	for i, t := range ts {
+		switch {
+		case requested > 0 && t.Elapsed < requested*9/10:
+			return true, fmt.Sprintf("trial %d lasted %v of the %v asked", i+1, t.Elapsed.Round(time.Microsecond), requested)
+		case t.Elapsed < MinTrialDuration:
+			return true, fmt.Sprintf("trial %d lasted only %v (under %v)", i+1, t.Elapsed.Round(time.Microsecond), MinTrialDuration)
+		case t.Messages < MinTrialMessages:
+			return true, fmt.Sprintf("trial %d had only %d messages (under %d)", i+1, t.Messages, MinTrialMessages)
+		}
+	}
+	return false, ""
+}
+
+// setupTime is the cost of making a transport and connecting its two ends,
+// measured apart from the trials: Open in this process, then Close.
+func setupTime(ctx context.Context, name string, o Options) time.Duration {
+	t0 := time.Now()
+	a, b, err := Open(ctx, name, o)
+	d := time.Since(t0)
+	if err != nil {
+		return 0
+	}
+	b.Close()
+	a.Close()
+	return d
 }
 
 func median(sorted []float64) float64 {

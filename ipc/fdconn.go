@@ -32,6 +32,7 @@ type fdConn struct {
 	sbuf     []byte
 	peerDead atomic.Bool
 	closed   atomic.Bool
+	calls    atomic.Int64 // system calls made sending and receiving
 	once     sync.Once
 	cleanup  func() error // removes names (owner only)
 	sendFn   func(p []byte) (int, error)
@@ -54,6 +55,7 @@ func newFDConn(name string, rfd, wfd int, stream bool) *fdConn {
 }
 
 func (c *fdConn) write(p []byte) (int, error) {
+	c.calls.Add(1)
 	if c.sendFn != nil {
 		return c.sendFn(p)
 	}
@@ -67,6 +69,7 @@ func (c *fdConn) write(p []byte) (int, error) {
 }
 
 func (c *fdConn) read(p []byte) (int, error) {
+	c.calls.Add(1)
 	if c.recvFn != nil {
 		return c.recvFn(p)
 	}
@@ -142,6 +145,7 @@ func (c *fdConn) wait(ctx context.Context, fd int, events int16) error {
 			return ctx.Err()
 		default:
 		}
+		c.calls.Add(1)
 		n, err := unix.Poll(pfd, 50)
 		if err != nil && err != unix.EINTR {
 			return fmt.Errorf("%s: poll: %w", c.name, err)
@@ -234,6 +238,7 @@ func (c *fdConn) fill(ctx context.Context, p []byte) (int, error) {
 		if err == nil { // 0 bytes: end of stream (or, for a FIFO, maybe no writer yet)
 			if c.fifo {
 				pfd := []unix.PollFd{{Fd: int32(c.rfd), Events: unix.POLLIN}}
+				c.calls.Add(1)
 				unix.Poll(pfd, 0)
 				if pfd[0].Revents&unix.POLLHUP == 0 {
 					if err := c.wait(ctx, c.rfd, unix.POLLIN); err != nil {
@@ -315,6 +320,8 @@ func (c *fdConn) eof(err error) error {
 	}
 	return err
 }
+
+func (c *fdConn) syscalls() int64 { return c.calls.Load() }
 
 // PeerDied makes blocked and later calls fail with ErrPeerDied.
 func (c *fdConn) PeerDied() { c.peerDead.Store(true) }

@@ -25,6 +25,9 @@ type command struct {
 	Op    string `json:"op"` // stream, pingpong
 	Count int64  `json:"count"`
 	Size  int    `json:"size"`
+	// ZeroCopy: a ring consumer checks each message in place instead of
+	// copying it into its own memory first (Options.ZeroCopy).
+	ZeroCopy bool `json:"zero_copy,omitempty"`
 }
 
 // ringBatch is how many bytes a ring end writes (or reads) before it
@@ -33,8 +36,19 @@ type command struct {
 func ringBatch(r *Ring) uint64 { return min(uint64(r.Capacity())/8, 16<<10) }
 
 // serveHarness runs the peer side until the control channel closes.
+//
+// Like for like: whatever the transport, the consumer brings every byte of
+// every message into its own buffer (from a ring: a copy, as a reader that
+// keeps the data would make; from a descriptor: the read itself) and
+// verifies the checksum, which covers every byte, on that copy. Only
+// cmd.ZeroCopy lets a ring consumer check the message in place.
 func serveHarness(ctx context.Context, ctl *control, c Conn) error {
-	out, in, zero := RingsOf(c)
+	out, in, isRing := RingsOf(c)
+	locked := threadLocked(c)
+	if locked { // so that RUSAGE_THREAD describes the loop
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
 	var buf []byte
 	for {
 		var cmd command
@@ -54,10 +68,11 @@ func serveHarness(ctx context.Context, ctl *control, c Conn) error {
 		if err := ctl.send(report{Op: "ready"}); err != nil {
 			return err
 		}
+		u0 := sideUsage(c, locked)
 		var err error
 		switch {
-		case cmd.Op == "stream" && zero:
-			err = ringConsume(ctx, in, cmd, &t)
+		case cmd.Op == "stream" && isRing:
+			err = ringConsume(ctx, in, cmd, &t, buf)
 		case cmd.Op == "stream":
 			for int64(t.next) < cmd.Count && err == nil {
 				var n int
@@ -65,8 +80,8 @@ func serveHarness(ctx context.Context, ctl *control, c Conn) error {
 					t.see(buf[:n], cmd.Size)
 				}
 			}
-		case cmd.Op == "pingpong" && zero:
-			err = ringEcho(ctx, out, in, cmd, &t)
+		case cmd.Op == "pingpong" && isRing:
+			err = ringEcho(ctx, out, in, cmd, &t, buf)
 		case cmd.Op == "pingpong":
 			for int64(t.next) < cmd.Count && err == nil {
 				var n int
@@ -81,7 +96,8 @@ func serveHarness(ctx context.Context, ctl *control, c Conn) error {
 		if err != nil {
 			return fmt.Errorf("%s of %d-byte messages after %d: %w", cmd.Op, cmd.Size, t.got, err)
 		}
-		if err := ctl.send(report{Op: "done", Got: t.got, Lost: t.lost, Corrupt: t.corrupt}); err != nil {
+		u := sideUsage(c, locked).since(u0)
+		if err := ctl.send(report{Op: "done", Got: t.got, Lost: t.lost, Corrupt: t.corrupt, Cost: &u}); err != nil {
 			return err
 		}
 	}
@@ -90,12 +106,13 @@ func serveHarness(ctx context.Context, ctl *control, c Conn) error {
 // ringConsume is the consumer's hot loop: the ring's fast path and the
 // check of a well-formed message are written out here so that the Go
 // compiler, which will not inline them, makes no call per message but the
-// checksum's (the C probe's compiler inlines the same code).
-func ringConsume(ctx context.Context, in *Ring, cmd command, t *tally) error {
+// copy's and the checksum's (the C probe's compiler inlines the same code).
+// Each message is copied into buf and checked there, unless cmd.ZeroCopy.
+func ringConsume(ctx context.Context, in *Ring, cmd command, t *tally, buf []byte) error {
 	batch := ringBatch(in)
 	mark := in.chead
 	size := cmd.Size
-	small := size-HeaderSize <= sampleThreshold
+	zero := cmd.ZeroCopy
 	for int64(t.next) < cmd.Count {
 		var m []byte
 		if p, n := in.nextFast(); p != nil {
@@ -111,7 +128,14 @@ func ringConsume(ctx context.Context, in *Ring, cmd command, t *tally) error {
 				return err
 			}
 		}
-		if len(m) == size && small && binary.LittleEndian.Uint32(m) == t.next &&
+		if !zero && len(m) <= len(buf) {
+			if len(m) < 16<<10 {
+				m = buf[:copy(buf, m)]
+			} else {
+				m = buf[:copyBig(buf, m)]
+			}
+		}
+		if len(m) == size && binary.LittleEndian.Uint32(m) == t.next &&
 			binary.LittleEndian.Uint32(m[4:]) == uint32(sum64(uint64(t.next)<<32|uint64(uint32(size)), m[HeaderSize:])) {
 			t.got++
 			t.next++
@@ -127,11 +151,17 @@ func ringConsume(ctx context.Context, in *Ring, cmd command, t *tally) error {
 	return nil
 }
 
-func ringEcho(ctx context.Context, out, in *Ring, cmd command, t *tally) error {
+// ringEcho receives each message (into buf unless cmd.ZeroCopy), checks it
+// and sends it back.
+func ringEcho(ctx context.Context, out, in *Ring, cmd command, t *tally, buf []byte) error {
 	for int64(t.next) < cmd.Count {
 		m, err := in.Next(ctx)
 		if err != nil {
 			return err
+		}
+		if !cmd.ZeroCopy && len(m) <= len(buf) {
+			m = buf[:copyBig(buf, m)]
+			in.Release()
 		}
 		t.see(m, cmd.Size)
 		b, err := out.Claim(ctx, len(m))
@@ -140,20 +170,28 @@ func ringEcho(ctx context.Context, out, in *Ring, cmd command, t *tally) error {
 		}
 		copyBig(b, m)
 		out.Commit()
-		in.Release()
+		if cmd.ZeroCopy {
+			in.Release()
+		}
 	}
 	return nil
 }
 
 // ---- the driver side
 
+// testHookProduced, set by tests, sees (and may spoil) each stream message
+// after the producer wrote it and before it is sent.
+var testHookProduced func(seq uint32, m []byte)
+
 // trialResult is what one timed run measured.
 type trialResult struct {
-	elapsed time.Duration
-	got     int64
-	lost    int64
-	corrupt int64
-	hist    *histogram // PingPong only
+	elapsed  time.Duration
+	got      int64
+	lost     int64
+	corrupt  int64
+	hist     *histogram // PingPong only
+	producer usage      // the driver's side (producer, pinger)
+	consumer usage      // the peer's side, as it reported
 }
 
 // peer is the far side as the driver sees it.
@@ -169,13 +207,13 @@ type peer struct {
 }
 
 // runTrial sends count messages of size bytes and returns the measurement.
-func (p *peer) runTrial(ctx context.Context, mode Mode, count int64, size int, src source, pinCPU int) (trialResult, error) {
+func (p *peer) runTrial(ctx context.Context, mode Mode, count int64, size int, src source, pinCPU int, zeroCopy bool) (trialResult, error) {
 	var res trialResult
 	op := "stream"
 	if mode == PingPong {
 		op = "pingpong"
 	}
-	if err := p.ctl.send(command{Op: op, Count: count, Size: size}); err != nil {
+	if err := p.ctl.send(command{Op: op, Count: count, Size: size, ZeroCopy: zeroCopy}); err != nil {
 		return res, p.explain(fmt.Errorf("send command: %w", err))
 	}
 	if r, err := p.next(ctx, 30*time.Second); err != nil || r.Op != "ready" {
@@ -187,6 +225,7 @@ func (p *peer) runTrial(ctx context.Context, mode Mode, count int64, size int, s
 		t0, t1 time.Time
 		t      tally
 		hist   *histogram
+		use    usage
 		err    error
 	}
 	lctx, cancel := context.WithCancel(ctx)
@@ -194,20 +233,25 @@ func (p *peer) runTrial(ctx context.Context, mode Mode, count int64, size int, s
 	ch := make(chan loopResult, 1)
 	go func() {
 		var lr loopResult
-		if pinCPU >= 0 {
+		locked := threadLocked(p.conn)
+		if locked || pinCPU >= 0 { // RUSAGE_THREAD must describe the loop
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
+		}
+		if pinCPU >= 0 {
 			pin(pinCPU)
 			defer unpin()
 		}
+		u0 := sideUsage(p.conn, locked)
 		lr.t0 = time.Now()
 		if mode == PingPong {
 			lr.hist = newHistogram()
-			lr.err = p.pingLoop(lctx, count, size, src, &lr.t, lr.hist)
+			lr.err = p.pingLoop(lctx, count, size, src, &lr.t, lr.hist, zeroCopy)
 		} else {
 			lr.err = p.streamLoop(lctx, count, size, src)
 		}
 		lr.t1 = time.Now()
+		lr.use = sideUsage(p.conn, locked).since(u0)
 		ch <- lr
 	}()
 	var lr loopResult
@@ -247,6 +291,10 @@ func (p *peer) runTrial(ctx context.Context, mode Mode, count int64, size int, s
 	res.lost = r.Lost + lr.t.lost
 	res.corrupt = r.Corrupt + lr.t.corrupt
 	res.hist = lr.hist
+	res.producer = lr.use
+	if r.Cost != nil {
+		res.consumer = *r.Cost
+	}
 	return res, nil
 }
 
@@ -275,7 +323,7 @@ func (p *peer) streamLoop(ctx context.Context, count int64, size int, src source
 		batch := ringBatch(out)
 		mark := out.ptail
 		rec := recordSize(size)
-		small := size-HeaderSize <= sampleThreshold
+		small := size-HeaderSize < 16<<10
 		for i := int64(0); i < count; i++ {
 			var m []byte
 			if ptr := out.claimFast(size, rec); ptr != nil {
@@ -288,7 +336,7 @@ func (p *peer) streamLoop(ctx context.Context, count int64, size int, src source
 				mark = out.ptail - rec
 			}
 			seq := uint32(i)
-			if small {
+			if small { // src.fill, written out
 				pl := src[seq&63 : int(seq&63)+size-HeaderSize]
 				sum := uint32(sum64(uint64(seq)<<32|uint64(uint32(size)), pl))
 				copy(m[HeaderSize:], pl)
@@ -296,6 +344,9 @@ func (p *peer) streamLoop(ctx context.Context, count int64, size int, src source
 				binary.LittleEndian.PutUint32(m[4:], sum)
 			} else {
 				src.fill(m, seq)
+			}
+			if testHookProduced != nil {
+				testHookProduced(seq, m)
 			}
 			if out.ptail-mark >= batch {
 				out.Commit()
@@ -308,6 +359,9 @@ func (p *peer) streamLoop(ctx context.Context, count int64, size int, src source
 	buf := make([]byte, size)
 	for i := int64(0); i < count; i++ {
 		src.fill(buf, uint32(i))
+		if testHookProduced != nil {
+			testHookProduced(uint32(i), buf)
+		}
 		if err := p.conn.Send(ctx, buf); err != nil {
 			return err
 		}
@@ -318,8 +372,9 @@ func (p *peer) streamLoop(ctx context.Context, count int64, size int, src source
 	return nil
 }
 
-func (p *peer) pingLoop(ctx context.Context, count int64, size int, src source, t *tally, h *histogram) error {
+func (p *peer) pingLoop(ctx context.Context, count int64, size int, src source, t *tally, h *histogram, zeroCopy bool) error {
 	if out, in, ok := RingsOf(p.conn); ok {
+		rbuf := make([]byte, size)
 		for i := int64(0); i < count; i++ {
 			t0 := nanotime()
 			m, err := out.Claim(ctx, size)
@@ -331,6 +386,9 @@ func (p *peer) pingLoop(ctx context.Context, count int64, size int, src source, 
 			r, err := in.Next(ctx)
 			if err != nil {
 				return err
+			}
+			if !zeroCopy && len(r) <= len(rbuf) { // like a read(2) into rbuf
+				r = rbuf[:copyBig(rbuf, r)]
 			}
 			t.see(r, size)
 			in.Release()

@@ -98,7 +98,10 @@ type Ring struct {
 	cachedTail uint64
 
 	peerDead atomic.Bool
-	_        [64]byte
+	// calls counts the system calls this end made (futex, sched_yield)
+	// while sending or receiving, for Result's per-message costs.
+	calls atomic.Int64
+	_     [64]byte
 }
 
 // NewRing formats mem as an empty ring and returns its first end. The data
@@ -251,6 +254,7 @@ func (r *Ring) Commit() {
 	// its flag must not be reordered, hence a full barrier (XCHG).
 	atomic.StoreUint64(r.tail, r.ptail)
 	if atomic.LoadUint32(r.cSleep) != 0 {
+		r.calls.Add(1)
 		futexWake((*uint32)(unsafe.Pointer(r.tail)), 1)
 	}
 }
@@ -339,6 +343,7 @@ func (r *Ring) Release() {
 	}
 	atomic.StoreUint64(r.head, r.chead)
 	if atomic.LoadUint32(r.pSleep) != 0 {
+		r.calls.Add(1)
 		futexWake((*uint32)(unsafe.Pointer(r.head)), 1)
 	}
 }
@@ -458,6 +463,7 @@ func (r *Ring) waitFor(ctx context.Context, sleepFlag *uint32, peerIdx *uint64, 
 				continue
 			}
 		case Yield:
+			r.calls.Add(1)
 			schedYield()
 			if i&31 != 31 {
 				continue
@@ -470,6 +476,7 @@ func (r *Ring) waitFor(ctx context.Context, sleepFlag *uint32, peerIdx *uint64, 
 				return nil
 			}
 			if atomic.LoadUint32(r.closed) == 0 && !r.peerDead.Load() {
+				r.calls.Add(1)
 				futexWait(futexWord, v, 50*time.Millisecond)
 			}
 			atomic.StoreUint32(sleepFlag, 0)

@@ -275,7 +275,10 @@ type sysvConn struct {
 	abortErr error
 	once     sync.Once
 	cleanup  func() error
+	calls    atomic.Int64 // msgsnd and msgrcv calls made
 }
+
+func (c *sysvConn) syscalls() int64 { return c.calls.Load() }
 
 func newSysvConn(id int, out, in int64, size int) *sysvConn {
 	return &sysvConn{id: id, out: out, in: in, buf: make([]byte, 8+size), rbuf: make([]byte, 8+size)}
@@ -318,6 +321,7 @@ func (c *sysvConn) Send(ctx context.Context, msg []byte) error {
 	copy(c.buf[8:], msg)
 	p := uintptr(unsafe.Pointer(&c.buf[0]))
 	for flags := uintptr(unix.IPC_NOWAIT); ; {
+		c.calls.Add(1)
 		_, _, errno := unix.Syscall6(unix.SYS_MSGSND, uintptr(c.id), p, uintptr(len(msg)), flags, 0, 0)
 		switch errno {
 		case 0:
@@ -337,6 +341,7 @@ func (c *sysvConn) Send(ctx context.Context, msg []byte) error {
 func (c *sysvConn) Recv(ctx context.Context, buf []byte) (int, error) {
 	p := uintptr(unsafe.Pointer(&c.rbuf[0]))
 	for flags := uintptr(unix.IPC_NOWAIT); ; {
+		c.calls.Add(1)
 		n, _, errno := unix.Syscall6(unix.SYS_MSGRCV, uintptr(c.id), p, uintptr(len(c.rbuf)-8), uintptr(c.in), flags, 0)
 		switch errno {
 		case 0:

@@ -136,6 +136,7 @@ type report struct {
 	Error   string `json:"error,omitempty"`
 	Addr    string `json:"addr,omitempty"`
 	PID     int    `json:"pid,omitempty"`
+	Cost    *usage `json:"cost,omitempty"` // "done": what the peer spent (cost.go)
 }
 
 // control is one end of a control connection: JSON values, one per line.
