@@ -14,7 +14,7 @@
 //	} else {
 //		v = v.Contradict("a pipe was %.1f× faster", 1/r)
 //	}
-//	summary.Add(v) // the summary at the top of the notebook updates in place
+//	summary.Add(v) // shows v; the summary at the top of the notebook updates in place
 //
 // A Verdict shown in a cell renders as a coloured box (HTML) and as text, and
 // carries itself as JSON under the MIME type VerdictMIME in the display

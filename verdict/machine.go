@@ -42,7 +42,7 @@ func CurrentMachine() Machine {
 			m.Load[i], _ = strconv.ParseFloat(f[i], 64)
 		}
 	}
-	m.Allowed = allowedCPUs()
+	m.Allowed = len(m.AllowedCPUs)
 	return m
 }
 
@@ -80,29 +80,6 @@ func Executable() string {
 		return p
 	}
 	return ""
-}
-
-func allowedCPUs() int {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
-			n := 0
-			for _, part := range strings.Split(strings.TrimSpace(v), ",") {
-				lo, hi, found := strings.Cut(part, "-")
-				a, _ := strconv.Atoi(lo)
-				b := a
-				if found {
-					b, _ = strconv.Atoi(hi)
-				}
-				n += b - a + 1
-			}
-			return n
-		}
-	}
-	return 0
 }
 
 // String is the machine in two lines.

@@ -23,6 +23,7 @@ type Summary struct {
 	title string
 
 	mu       sync.Mutex
+	shown    bool
 	verdicts []Verdict
 }
 
@@ -31,13 +32,19 @@ func NewSummary(id, title string) *Summary {
 	return &Summary{id: id, title: title}
 }
 
-// Show displays the summary under the current cell (or moves it here).
-func (s *Summary) Show() error { return display.Update(s.id, s.Render()) }
+// Show displays the summary under the current cell.
+func (s *Summary) Show() error {
+	s.mu.Lock()
+	s.shown = true
+	s.mu.Unlock()
+	return display.Update(s.id, s.Render())
+}
 
-// Add records v, replacing an earlier verdict on the same claim, redraws the
-// summary wherever it is shown, and returns v, so that `summary.Add(v)` as a
-// cell's last expression also shows the verdict.
-func (s *Summary) Add(v Verdict) Verdict {
+// Add records v, replacing an earlier verdict on the same claim, shows v
+// under the current cell, and redraws the summary wherever it was shown —
+// also above the current cell, so a summary at the top of a notebook fills
+// in as the sections below it run.
+func (s *Summary) Add(v Verdict) error {
 	s.mu.Lock()
 	replaced := false
 	for i := range s.verdicts {
@@ -49,11 +56,15 @@ func (s *Summary) Add(v Verdict) Verdict {
 		s.verdicts = append(s.verdicts, v)
 		sort.SliceStable(s.verdicts, func(i, j int) bool { return claimLess(s.verdicts[i].Claim, s.verdicts[j].Claim) })
 	}
+	shown := s.shown
 	s.mu.Unlock()
-	// Without a front end (a test binary) there is nothing to update; the
-	// verdict itself still shows where it is displayed.
-	_ = display.Update(s.id, s.Render())
-	return v
+	err := display.Show(v)
+	if shown {
+		if uerr := display.Update(s.id, s.Render()); err == nil {
+			err = uerr
+		}
+	}
+	return err
 }
 
 // Verdicts returns the verdicts recorded so far, in claim order.
