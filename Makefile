@@ -7,14 +7,14 @@ BIN     := $(OUT)/bin/ipclab
 JUPYTER_PREFIX := $(abspath $(OUT)/jupyter)
 export JUPYTER_PATH := $(JUPYTER_PREFIX)/share/jupyter
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-NOTEBOOK ?= notebooks/tour.ipynb
+NOTEBOOK ?= notebooks/shared-memory-vs-message-passing.ipynb
 # The newest gopls that builds with Go 1.26.
 GOPLS_VERSION := v0.23.0
 
 DEBIAN_PACKAGES := jupyter-notebook jupyter-server python3-jupyter-client python3-nbclient \
 	python3-nbconvert python3-jupyter-kernel-test iproute2 gcc make chromium
 
-.PHONY: setup build install install-user demo html test lint bench bench-kernel gallery clean
+.PHONY: setup build install install-user demo html reproduce test lint bench bench-kernel gallery clean
 
 setup: ## install Debian's Jupyter, Chromium, gcc, iproute2, the Go modules and gopls
 	@echo "== setup: Debian packages: $(DEBIAN_PACKAGES)"
@@ -38,18 +38,17 @@ install: build ## install the kernel spec under out/jupyter (make install-user f
 install-user: build
 	$(BIN) install --user
 
-demo: install ## run $(NOTEBOOK) through the kernel and write out/<name>.html
+demo: install ## run $(NOTEBOOK) (the showcase) through the kernel and write out/<name>.html
 	@echo "== demo: executing $(NOTEBOOK) with the ipclab kernel"
-	$(PYTHON) -m nbconvert --to html --execute --ExecutePreprocessor.timeout=900 \
-		--ExecutePreprocessor.kernel_name=ipclab --output-dir $(OUT) $(NOTEBOOK)
-	@echo "== demo: wrote $(OUT)/$(basename $(notdir $(NOTEBOOK))).html"
+	$(PYTHON) tools/publish.py --kernel ipclab --out $(OUT) $(NOTEBOOK)
 
-html: install ## run every notebook and write its HTML under out/
-	@for nb in notebooks/*.ipynb; do \
-		echo "== html: $$nb"; \
-		$(PYTHON) -m nbconvert --to html --execute --ExecutePreprocessor.timeout=900 \
-			--ExecutePreprocessor.kernel_name=ipclab --output-dir $(OUT) $$nb || exit 1; \
-	done
+html: install ## run every notebook and write its HTML (and executed .ipynb) under out/
+	@echo "== html: $(wildcard notebooks/*.ipynb)"
+	$(PYTHON) tools/publish.py --kernel ipclab --out $(OUT) notebooks/*.ipynb
+
+reproduce: install ## the showcase's verdicts quiet, with one core busy, and on one CPU (tools/reproduce)
+	@echo "== reproduce: $(NOTEBOOK) three ways"
+	OUT=$(OUT) PYTHON=$(PYTHON) tools/reproduce $(NOTEBOOK)
 
 lint: ## gofmt and go vet
 	@echo "== lint: gofmt"

@@ -10,7 +10,8 @@
 // The subtests are kernelspec (ipclab install and jupyter's view of it),
 // conformance (test_conformance.py), protocol (test_protocol.py), session
 // (test_session.py), lab (test_lab.py: workers in cells, interrupts in ipc,
-// %goflags -race) and notebooks (test_notebooks.py).
+// %goflags -race), notebooks (test_notebooks.py) and showcase (test_showcase.py:
+// the showcase run as `make demo` runs it; its verdicts, summary, charts, HTML).
 //
 // Without jupyter_client the tests are skipped, unless CI=true: then that
 // is a failure, so that CI proves the real thing ran. -short skips them too
@@ -71,6 +72,7 @@ func TestJupyter(t *testing.T) {
 		{"session", "test_session", ""},
 		{"lab", "test_lab", ""},
 		{"notebooks", "test_notebooks", "nbclient, nbconvert, nbformat"},
+		{"showcase", "test_showcase", "nbclient, nbconvert, nbformat"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.needs != "" {
