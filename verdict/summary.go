@@ -4,11 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/ipclab/ipclab/display"
+	"github.com/ipclab/ipclab/ipc"
 )
 
 // SummaryMIME is the MIME type under which a Summary's JSON travels.
@@ -37,7 +40,67 @@ func (s *Summary) Show() error {
 	s.mu.Lock()
 	s.shown = true
 	s.mu.Unlock()
+	s.save()
 	return display.Update(s.id, s.Render())
+}
+
+// ResumeSummary takes up the summary id where an earlier session process of
+// the same kernel left it: a cell after a restart (%goflags, an interrupt
+// that had to restart the session) assigns it again, and later Adds update
+// the table shown before the restart. Without a saved summary it returns an
+// empty one that is not shown anywhere yet.
+func ResumeSummary(id string) *Summary {
+	s := &Summary{id: id}
+	b, err := os.ReadFile(s.stateFile())
+	if err != nil {
+		return s
+	}
+	var st summaryState
+	if json.Unmarshal(b, &st) == nil {
+		s.title, s.shown, s.verdicts = st.Title, st.Shown, st.Verdicts
+	}
+	return s
+}
+
+type summaryState struct {
+	Title    string    `json:"title"`
+	Shown    bool      `json:"shown"`
+	Verdicts []Verdict `json:"verdicts"`
+}
+
+// stateFile is where a summary is kept for ResumeSummary: private to the
+// user, per kernel (the session process's parent) and summary id. Empty
+// outside the kernel, where there is nothing to resume.
+func (s *Summary) stateFile() string {
+	if os.Getenv(display.SessionEnv) == "" {
+		return ""
+	}
+	name := strings.Map(func(r rune) rune {
+		if r == '/' || r == os.PathSeparator || r == 0 {
+			return '_'
+		}
+		return r
+	}, s.id)
+	return filepath.Join(ipc.Dir(), fmt.Sprintf("summary-%d-%s.json", os.Getppid(), name))
+}
+
+// save writes the summary for ResumeSummary; a summary that cannot be
+// saved still works, it just cannot be resumed.
+func (s *Summary) save() {
+	file := s.stateFile()
+	if file == "" {
+		return
+	}
+	s.mu.Lock()
+	b, err := json.Marshal(summaryState{s.title, s.shown, s.verdicts})
+	s.mu.Unlock()
+	if err != nil || os.MkdirAll(filepath.Dir(file), 0o700) != nil {
+		return
+	}
+	tmp := file + ".tmp"
+	if os.WriteFile(tmp, b, 0o600) == nil {
+		os.Rename(tmp, file)
+	}
 }
 
 // Add records v, replacing an earlier verdict on the same claim, shows v
@@ -58,9 +121,10 @@ func (s *Summary) Add(v Verdict) error {
 	}
 	shown := s.shown
 	s.mu.Unlock()
+	s.save()
 	err := display.Show(v)
 	if shown {
-		if uerr := display.Update(s.id, s.Render()); err == nil {
+		if uerr := display.Replace(s.id, s.Render()); err == nil {
 			err = uerr
 		}
 	}

@@ -50,6 +50,29 @@ func (n Number) MarshalJSON() ([]byte, error) {
 	return json.Marshal(plain(n))
 }
 
+// UnmarshalJSON reads what MarshalJSON writes.
+func (n *Number) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		Name  string          `json:"name"`
+		Value json.RawMessage `json:"value"`
+		Unit  string          `json:"unit"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	n.Name, n.Unit = raw.Name, raw.Unit
+	var s string
+	if json.Unmarshal(raw.Value, &s) == nil {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("number %q: value %q: %w", raw.Name, s, err)
+		}
+		n.Value = v
+		return nil
+	}
+	return json.Unmarshal(raw.Value, &n.Value)
+}
+
 // String writes the number with its unit: "31.2×", "12.5M msg/s", "0 lost".
 func (n Number) String() string { return Format(n.Value, n.Unit) }
 

@@ -189,3 +189,25 @@ func TestMachine(t *testing.T) {
 		t.Errorf("json = %v", d.Data[MachineMIME])
 	}
 }
+
+func TestResumeSummary(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	if got := ResumeSummary("none").Verdicts(); len(got) != 0 {
+		t.Errorf("resumed outside the kernel: %v", got)
+	}
+	// In a session process the summary is saved for the next one of the
+	// same kernel (same parent process).
+	t.Setenv("IPCLAB_SESSION", "1")
+	s := NewSummary("resume-test", "Claims")
+	v := New("1", "one")
+	v.Ratio("inf", 1, 0)
+	s.Add(v.Confirm("ok"))
+	back := ResumeSummary("resume-test")
+	vs := back.Verdicts()
+	if len(vs) != 1 || vs[0].Outcome != Confirmed || !math.IsInf(vs[0].Numbers[0].Value, 1) || back.title != "Claims" {
+		t.Errorf("resumed %+v", vs)
+	}
+	if other := ResumeSummary("other"); len(other.Verdicts()) != 0 {
+		t.Errorf("another id resumed %v", other.Verdicts())
+	}
+}
