@@ -549,7 +549,8 @@ func nextReport(ctx context.Context, who string, reports <-chan report, dead <-c
 		}
 		return r, nil
 	case <-dead:
-		// The exit may race with a last report: prefer the report.
+		// The exit may race with a last report still being read from the
+		// control socket (a worker that fails at once): prefer the report.
 		select {
 		case r, ok := <-reports:
 			if ok && r.Op != "error" {
@@ -557,7 +558,7 @@ func nextReport(ctx context.Context, who string, reports <-chan report, dead <-c
 			} else if ok {
 				return r, fmt.Errorf("%s: %s", who, r.Error)
 			}
-		default:
+		case <-time.After(time.Second):
 		}
 		return report{}, died()
 	case <-ctx.Done():

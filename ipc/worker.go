@@ -297,18 +297,18 @@ func Spawn(ctx context.Context, transportName string, o Options, worker string, 
 	if !ok {
 		return nil, fmt.Errorf("spawn %q: %w", worker, ErrUnknownWorker)
 	}
-	ic := sessionhook.Context()
+	inCell := sessionhook.Context() != nil
 	ctx, release := interruptible(ctx)
 	defer release()
 	p, err := spawn(ctx, transportName, o, childSpec{Role: worker, Arg: arg, CPU: -1}, files...)
 	if err != nil {
 		return nil, fmt.Errorf("spawn %q: %w", worker, err)
 	}
-	if ic != nil {
-		// An interrupt of the cell that spawned the worker stops it and
-		// removes its connection's resources.
-		stop := context.AfterFunc(ic, p.abort)
-		go func() { <-p.exited; stop() }()
+	if inCell {
+		// When the cell that spawned the worker is interrupted, the worker
+		// is stopped and its connection's resources removed once the cell
+		// has ended (not before: the cell may still be inside Recv).
+		sessionhook.AfterInterrupt(p.abort)
 	}
 	return p, nil
 }

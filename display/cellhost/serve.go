@@ -282,5 +282,7 @@ func runCell(run func()) (out map[string]string) {
 		}()
 		run()
 	}()
-	return <-done
+	out = <-done
+	sessionhook.End() // stops the workers an interrupted cell spawned
+	return out
 }

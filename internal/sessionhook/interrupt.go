@@ -37,6 +37,8 @@ var (
 	mu     sync.Mutex
 	ctx    context.Context
 	cancel context.CancelCauseFunc
+	// cleanups run when an interrupted cell has ended.
+	cleanups []func()
 	// cellTID is the OS thread of the running cell's own goroutine (0: none).
 	cellTID atomic.Int64
 )
@@ -48,6 +50,30 @@ func Begin() {
 	mu.Lock()
 	defer mu.Unlock()
 	ctx, cancel = context.WithCancelCause(context.Background())
+}
+
+// AfterInterrupt registers f to run once the running cell has ended, if it
+// was interrupted: package ipc stops the workers the cell spawned then, when
+// no call of the cell uses their connections any more.
+func AfterInterrupt(f func()) {
+	mu.Lock()
+	defer mu.Unlock()
+	cleanups = append(cleanups, f)
+}
+
+// End is called when the cell's own goroutine has returned: it runs the
+// AfterInterrupt functions if the cell was interrupted, and forgets them.
+func End() {
+	mu.Lock()
+	fs := cleanups
+	cleanups = nil
+	interrupted := ctx != nil && ctx.Err() != nil
+	mu.Unlock()
+	if interrupted {
+		for _, f := range fs {
+			f()
+		}
+	}
 }
 
 // Fire cancels the running cell's context.
