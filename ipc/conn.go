@@ -181,7 +181,13 @@ func lookup(name string) (*transport, error) {
 }
 
 // Check reports whether the named transport can carry messages of size
-// bytes with o, and if not, which limit stands in the way.
+// bytes with o, and if not, which limit stands in the way: the OS's own
+// (posix-mq: /proc/sys/fs/mqueue/msgsize_max; sysv-mq: kernel.msgmax and
+// msgmnb; unix-dgram and unix-seqpacket: what the kernel accepts on a
+// socket with the buffers ipc would set), the ring's (RingCapacity), or
+// o.MaxMessage if it was set lower. Pipes, FIFOs, stream sockets, TCP,
+// ZeroMQ and the in-process baselines have no per-message limit of their
+// own (the harness's is MaxSize). An unset MaxMessage is taken as size.
 func Check(name string, o Options, size int) error {
 	t, err := lookup(name)
 	if err != nil {
@@ -190,12 +196,18 @@ func Check(name string, o Options, size int) error {
 	if size < 1 {
 		return fmt.Errorf("%s: message size %d: %w: sizes must be at least 1 byte", name, size, ErrBadParameter)
 	}
-	o = o.withDefaults()
-	if size > o.MaxMessage {
-		return fmt.Errorf("%s: %d-byte message: %w: Options.MaxMessage is %d", name, size, ErrMessageTooLarge, o.MaxMessage)
+	asked := o.MaxMessage
+	if o.MaxMessage <= 0 || o.MaxMessage < size {
+		o.MaxMessage = size // the OS limit first
 	}
+	o = o.withDefaults()
 	if t.check != nil {
-		return t.check(o, size)
+		if err := t.check(o, size); err != nil {
+			return err
+		}
+	}
+	if asked > 0 && size > asked {
+		return fmt.Errorf("%s: %d-byte message: %w: Options.MaxMessage is %d (the transport allows more; raise MaxMessage)", name, size, ErrMessageTooLarge, asked)
 	}
 	return nil
 }

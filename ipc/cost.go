@@ -98,6 +98,7 @@ func (u usage) perMessage(n int64) Costs {
 		c.Syscalls = float64(u.Calls) / f
 	}
 	if u.Thread {
+		c.CPUCounted = true
 		c.UserNs = float64(u.UserNs) / f
 		c.SysNs = float64(u.SysNs) / f
 		c.VoluntarySwitches = float64(u.Nvcsw) / f

@@ -2,6 +2,7 @@ package ipc
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"os/exec"
 	"strings"
@@ -150,5 +151,86 @@ func TestOtherCPUSeesABusyMachine(t *testing.T) {
 	t.Logf("other CPU %.2fs, share %.2f", sec, share)
 	if sec < 0.1 {
 		t.Errorf("a spinning process took %.2fs of CPU in 0.3s, want ≥ 0.1s", sec)
+	}
+}
+
+// TestCheckNamesTheRealLimit: Check reports each transport's own limit,
+// not a default of Options.
+func TestCheckNamesTheRealLimit(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		o    Options
+		size int
+		want string // "" : no error
+	}{
+		{"pipe", Options{}, 1 << 20, ""},
+		{"unix-stream", Options{}, 16 << 20, ""},
+		{"tcp", Options{}, 1 << 20, ""},
+		{"shm-ring", Options{}, 16 << 20, ""},
+		{"shm-ring", Options{RingCapacity: 1 << 16}, 1 << 20, "RingCapacity"},
+		{"posix-mq", Options{}, 1 << 20, "msgsize_max"},
+		{"sysv-mq", Options{}, 1 << 20, "msgmax"},
+		{"pipe", Options{MaxMessage: 4096}, 8192, "Options.MaxMessage is 4096"},
+	} {
+		err := Check(c.name, c.o, c.size)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("Check(%s, %d): %v", c.name, c.size, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, ErrMessageTooLarge)):
+			t.Errorf("Check(%s, %d) = %v, want an ErrMessageTooLarge naming %q", c.name, c.size, err, c.want)
+		}
+	}
+}
+
+// TestCSVKeepsMachineAndParameters: every CSV line carries the host, date
+// and the run's parameters, as JSON does; the table marks short and busy
+// results.
+func TestCSVKeepsMachineAndParameters(t *testing.T) {
+	date := time.Date(2026, 12, 1, 15, 4, 5, 0, time.UTC)
+	rs := Results{
+		{Transport: "shm-ring", Label: "shm-ring/spin", Mode: Stream, SizeBytes: 64, MessagesPerSecond: 1e6,
+			Producer: Costs{SyscallsCounted: true}, Consumer: Costs{SyscallsCounted: true},
+			Short: true, ShortReason: "trial 1 had only 5 messages (under 20)",
+			Environment: Environment{Hostname: "lab-1", Date: date, Parameters: map[string]string{"wait": "spin", "duration": "1s"}}},
+		{Transport: "pipe", Label: "pipe", Mode: Stream, SizeBytes: 64, MessagesPerSecond: 2e5, Busy: true, OtherCPU: 0.4,
+			Producer: Costs{Syscalls: 1, SyscallsCounted: true}, Consumer: Costs{Syscalls: 0.5, SyscallsCounted: true},
+			Environment: Environment{Hostname: "lab-2", Date: date.Add(time.Hour), Parameters: map[string]string{"wait": "adaptive"}}},
+	}
+	var b strings.Builder
+	if err := rs.WriteCSV(&b); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(strings.NewReader(b.String())).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	for _, name := range []string{"hostname", "date", "parameters", "label", "producer_syscalls_per_msg", "consumer_sys_cpu_ns_per_msg", "short", "busy", "setup_ns", "load_before"} {
+		if _, ok := col[name]; !ok {
+			t.Fatalf("CSV has no %q column: %v", name, rows[0])
+		}
+	}
+	want := []map[string]string{
+		{"hostname": "lab-1", "date": "2026-12-01T15:04:05Z", "parameters": "duration=1s;wait=spin", "label": "shm-ring/spin", "short": "true"},
+		{"hostname": "lab-2", "date": "2026-12-01T16:04:05Z", "parameters": "wait=adaptive", "label": "pipe", "busy": "true", "producer_syscalls_per_msg": "1"},
+	}
+	for i, w := range want {
+		for k, v := range w {
+			if got := rows[i+1][col[k]]; got != v {
+				t.Errorf("row %d %s = %q, want %q", i+1, k, got, v)
+			}
+		}
+	}
+	b.Reset()
+	if err := rs.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"shm-ring/spin", "short", "busy 40%", "only 5 messages", "0/0", "1/0.5"} {
+		if !strings.Contains(b.String(), s) {
+			t.Errorf("table lacks %q:\n%s", s, b.String())
+		}
 	}
 }

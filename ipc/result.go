@@ -91,9 +91,12 @@ type Costs struct {
 	Syscalls        float64 `json:"syscalls_per_msg"`
 	SyscallsCounted bool    `json:"syscalls_counted"`
 	// UserNs and SysNs are user and kernel (system) CPU time per message,
-	// in nanoseconds.
-	UserNs float64 `json:"user_cpu_ns_per_msg"`
-	SysNs  float64 `json:"sys_cpu_ns_per_msg"`
+	// in nanoseconds; with the switches below, measured only when
+	// CPUCounted (not for chan and shm-mutex, whose goroutines move
+	// between threads).
+	CPUCounted bool    `json:"cpu_counted"`
+	UserNs     float64 `json:"user_cpu_ns_per_msg"`
+	SysNs      float64 `json:"sys_cpu_ns_per_msg"`
 	// VoluntarySwitches (the thread slept: waited for data or room) and
 	// InvoluntarySwitches (the scheduler took the CPU away) per message.
 	VoluntarySwitches   float64 `json:"voluntary_switches_per_msg"`

@@ -22,7 +22,11 @@ const (
 	Yield Wait = "yield"
 	// Futex sleeps in the kernel until the peer publishes and wakes it.
 	Futex Wait = "futex"
-	// Adaptive spins briefly, then yields, then sleeps on the futex.
+	// Adaptive spins briefly, then yields, then sleeps on the futex. Its
+	// phases are measured in time, not iterations (a PAUSE takes 10 to 140
+	// cycles depending on the CPU): it spins for at most 4 µs — less after
+	// waits that spinning did not end, so that on a loaded machine it does
+	// not hold a CPU the peer needs — then yields until 50 µs, then sleeps.
 	Adaptive Wait = "adaptive"
 )
 
@@ -101,8 +105,20 @@ type Ring struct {
 	// calls counts the system calls this end made (futex, sched_yield)
 	// while sending or receiving, for Result's per-message costs.
 	calls atomic.Int64
-	_     [64]byte
+	// spinNs is how long an Adaptive wait spins before it yields: halved
+	// when a wait outlasts the spin, doubled when spinning ends one (this
+	// end's own state; waits are made by one goroutine).
+	spinNs int64
+	_      [64]byte
 }
+
+// Adaptive waiting: the spin phase's bounds and how long to yield before
+// sleeping on the futex.
+const (
+	adaptiveMaxSpin = 4000   // ns
+	adaptiveMinSpin = 250    // ns
+	adaptiveYield   = 50_000 // ns, from the start of the wait
+)
 
 // NewRing formats mem as an empty ring and returns its first end. The data
 // capacity is the largest power of two that fits after the header. Use
@@ -441,19 +457,31 @@ func (r *Ring) waitFor(ctx context.Context, sleepFlag *uint32, peerIdx *uint64, 
 		}
 		return errNotYet
 	}
+	var start, waited int64
+	spun := true // an Adaptive wait is still in its spin phase
+	if r.wait == Adaptive {
+		start = nanotime()
+		if r.spinNs == 0 {
+			r.spinNs = adaptiveMaxSpin
+		}
+		defer func() { r.adapt(spun) }()
+	}
 	for i := 0; ; i++ {
 		if ready() {
 			return nil
 		}
 		strategy := r.wait
 		if strategy == Adaptive {
+			if i&15 == 15 {
+				waited = nanotime() - start
+			}
 			switch {
-			case i < 4000:
+			case waited < r.spinNs:
 				strategy = Spin
-			case i < 4100:
-				strategy = Yield
+			case waited < adaptiveYield:
+				strategy, spun = Yield, false
 			default:
-				strategy = Futex
+				strategy, spun = Futex, false
 			}
 		}
 		switch strategy {
@@ -488,3 +516,12 @@ func (r *Ring) waitFor(ctx context.Context, sleepFlag *uint32, peerIdx *uint64, 
 }
 
 var errNotYet = fmt.Errorf("not yet")
+
+// adapt sets the next Adaptive spin phase from how the last wait ended.
+func (r *Ring) adapt(spun bool) {
+	if spun {
+		r.spinNs = min(adaptiveMaxSpin, 2*r.spinNs)
+	} else {
+		r.spinNs = max(adaptiveMinSpin, r.spinNs/2)
+	}
+}

@@ -108,7 +108,7 @@ func (c Chart) cdf() (*figure, error) {
 	}
 	legend := newLegend()
 	for _, tr := range order {
-		legend.Add(tr, lineThumb{lookOf(tr)})
+		legend.Add(t.shortMark(tr), lineThumb{lookOf(tr)})
 	}
 	sub := fmt.Sprintf("ping-pong mode, %d transports; markers at p50 and p99; further left is faster, a long tail to the right is jitter", len(order))
 	if partial {
@@ -117,7 +117,7 @@ func (c Chart) cdf() (*figure, error) {
 	f := &figure{
 		title:    "Round-trip latency distribution",
 		subtitle: sub,
-		caption:  captionOf(c.results),
+		caption:  captionOf(drawn(c.results, ipc.PingPong, t)),
 		panels:   [][]*plot.Plot{panels},
 		legend:   legend,
 		width:    900,

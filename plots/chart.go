@@ -46,10 +46,11 @@ const (
 	latencyChart
 	cdfChart
 	speedupChart
+	costsChart
 )
 
 func (k kind) String() string {
-	return [...]string{"throughput", "latency", "latency CDF", "speed-up"}[k]
+	return [...]string{"throughput", "latency", "latency CDF", "speed-up", "costs"}[k]
 }
 
 // Errors a chart reports (through Err, and as its text when shown).
@@ -202,6 +203,8 @@ func (c Chart) build() (f *figure, err error) {
 		f, err = c.cdf()
 	case speedupChart:
 		f, err = c.speedup()
+	case costsChart:
+		f, err = c.costs()
 	default:
 		err = fmt.Errorf("unknown chart kind %d", c.kind)
 	}

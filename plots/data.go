@@ -1,8 +1,8 @@
 package plots
 
 import (
-	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -23,16 +23,26 @@ func modeOf(r ipc.Result) ipc.Mode {
 	return ipc.Stream
 }
 
+// seriesOf names the series a result belongs to: its variant label
+// ("shm-ring/spin"), or its transport for results that have none.
+func seriesOf(r ipc.Result) string {
+	if r.Label != "" {
+		return r.Label
+	}
+	return r.Transport
+}
+
 // key names one cell of a grid of results.
 type key struct {
 	transport string
 	size      int
 }
 
-// table is a set of results of one mode arranged by transport and size; a
-// later result for the same transport and size replaces an earlier one.
+// table is a set of results of one mode arranged by series (variant label)
+// and size; a later result for the same series and size replaces an
+// earlier one.
 type table struct {
-	transports []string // in order of first appearance
+	transports []string // series, in order of first appearance
 	sizes      []int    // ascending
 	at         map[key]ipc.Result
 }
@@ -45,15 +55,16 @@ func tableOf(rs ipc.Results, mode ipc.Mode, sizes []int) table {
 		if modeOf(r) != mode || (len(sizes) > 0 && !slices.Contains(sizes, r.SizeBytes)) {
 			continue
 		}
-		if !seenT[r.Transport] {
-			seenT[r.Transport] = true
-			t.transports = append(t.transports, r.Transport)
+		name := seriesOf(r)
+		if !seenT[name] {
+			seenT[name] = true
+			t.transports = append(t.transports, name)
 		}
 		if !seenS[r.SizeBytes] {
 			seenS[r.SizeBytes] = true
 			t.sizes = append(t.sizes, r.SizeBytes)
 		}
-		t.at[key{r.Transport, r.SizeBytes}] = r
+		t.at[key{name, r.SizeBytes}] = r
 	}
 	slices.Sort(t.sizes)
 	return t
@@ -112,7 +123,11 @@ func bytesPerSecond(r ipc.Result) float64 {
 	return r.MessagesPerSecond * float64(r.SizeBytes)
 }
 
-// captionOf names the machine, Go version and date of a set of results.
+// captionOf names the machine, Go version and date of a set of results, the
+// parameters they were run with (each result's own: those all share once,
+// those that differ with the series that had each value), whether any
+// consumer worked zero-copy, and whether the machine was busy or trials
+// were too short to trust.
 func captionOf(rs ipc.Results) string {
 	var envs []ipc.Environment
 	seen := map[string]bool{}
@@ -146,6 +161,9 @@ func captionOf(rs ipc.Results) string {
 	if e.GoVersion != "" {
 		parts = append(parts, e.GoVersion)
 	}
+	if e.IpclabVersion != "" {
+		parts = append(parts, "ipclab "+e.IpclabVersion)
+	}
 	if !first.IsZero() {
 		d := first.UTC().Format("2006-01-02 15:04 UTC")
 		if last.Sub(first) > time.Hour {
@@ -153,13 +171,72 @@ func captionOf(rs ipc.Results) string {
 		}
 		parts = append(parts, d)
 	}
-	if p := paramsOf(e.Parameters); p != "" {
+	if p := paramsOf(rs); p != "" {
 		parts = append(parts, p)
 	}
 	if len(envs) > 1 {
 		parts = append(parts, fmt.Sprintf("results from %d different machines or Go versions", len(envs)))
 	}
+	var zero []string
+	busiest := 0.0
+	busy := false
+	var short []string
+	for _, r := range rs {
+		if r.ZeroCopy && !slices.Contains(zero, seriesOf(r)) {
+			zero = append(zero, seriesOf(r))
+		}
+		if r.Busy || r.Environment.Busy {
+			busy = true
+			busiest = math.Max(busiest, math.Max(r.OtherCPU, r.Environment.OtherCPU))
+		}
+		if r.Short {
+			short = append(short, seriesOf(r)+" "+formatBytes(r.SizeBytes))
+		}
+	}
+	if len(zero) > 0 {
+		parts = append(parts, "zero-copy: "+strings.Join(zero, ", ")+" checked messages in place; every other consumer copied each message into its own memory")
+	}
+	if busy {
+		parts = append(parts, fmt.Sprintf("measured while the machine was busy (other processes took up to %.0f%% of its CPU time)", 100*busiest))
+	}
+	if len(short) > 0 {
+		parts = append(parts, "* trials too short to trust: "+strings.Join(short, ", "))
+	}
 	return strings.Join(parts, " · ")
+}
+
+// drawn returns the results of mode that t holds: those a chart draws, whose
+// parameters its caption names.
+func drawn(rs ipc.Results, mode ipc.Mode, t table) ipc.Results {
+	var out ipc.Results
+	for _, r := range rs {
+		if modeOf(r) == mode {
+			if got, ok := t.get(seriesOf(r), r.SizeBytes); ok && got.Environment.Date.Equal(r.Environment.Date) {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// shortMarks applies shortMark to every name.
+func (t table) shortMarks(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = t.shortMark(n)
+	}
+	return out
+}
+
+// shortMark returns name with " *" if any of its results in t had trials
+// too short to trust (the caption lists them).
+func (t table) shortMark(name string) string {
+	for k, r := range t.at {
+		if k.transport == name && r.Short {
+			return name + " *"
+		}
+	}
+	return name
 }
 
 // machineOf describes the machine: host, CPU, CPUs, OS, kernel.
@@ -191,19 +268,48 @@ func machineOf(e ipc.Environment) string {
 	return strings.Join(b, ", ")
 }
 
-// paramsOf lists a run's parameters briefly, in a stable order, leaving out
-// the mode (the subtitle says it) and long descriptions.
-func paramsOf(p map[string]string) string {
+// paramsOf lists the parameters of the results briefly, in a stable order,
+// leaving out the mode (the subtitle says it) and long descriptions: a
+// parameter all results share as k=v, one that differs as k=v1 (series…),
+// v2 (series…), so that merged results keep their own parameters.
+func paramsOf(rs ipc.Results) string {
+	values := map[string]map[string][]string{} // key → value → series
+	for _, r := range rs {
+		for k, v := range r.Environment.Parameters {
+			if k == "mode" || len(v) > 24 || (ringOnly[k] && r.Transport != "shm-ring") {
+				continue
+			}
+			if values[k] == nil {
+				values[k] = map[string][]string{}
+			}
+			if s := seriesOf(r); !slices.Contains(values[k][v], s) {
+				values[k][v] = append(values[k][v], s)
+			}
+		}
+	}
+	keys := slices.Sorted(maps.Keys(values))
 	var kv []string
-	for k, v := range p {
-		if k == "mode" || len(v) > 24 {
+	for _, k := range keys {
+		vs := slices.Sorted(maps.Keys(values[k]))
+		if len(vs) == 1 {
+			kv = append(kv, k+"="+vs[0])
 			continue
 		}
-		kv = append(kv, k+"="+v)
+		var each []string
+		for _, v := range vs {
+			series := values[k][v]
+			if len(series) > 3 {
+				series = append(series[:2:2], fmt.Sprintf("%d more", len(values[k][v])-2))
+			}
+			each = append(each, fmt.Sprintf("%s (%s)", v, strings.Join(series, ", ")))
+		}
+		kv = append(kv, k+"="+strings.Join(each, ", "))
 	}
-	slices.SortFunc(kv, func(a, b string) int { return cmp.Compare(a, b) })
 	return strings.Join(kv, " ")
 }
+
+// ringOnly are the parameters that only shm-ring results depend on.
+var ringOnly = map[string]bool{"wait": true, "segment": true, "zero-copy": true}
 
 // pickSizes returns up to n sizes spread from the smallest to the largest.
 func pickSizes(sizes []int, n int) []int {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -44,12 +45,14 @@ func (f *figure) draw(c draw.Canvas) {
 	}
 	c.Max.Y -= vg.Points(4)
 	if f.caption != "" {
-		// Up to two lines, so that a narrow chart keeps the date.
+		// Wrapped, never cut: the caption says what was run. A caption
+		// that would take more than a third of the height gets smaller type.
 		sty := textStyle(7.5, false, inkGrey)
 		sty.YAlign = draw.YBottom
 		lines := wrap(f.caption, sty, width)
-		if len(lines) > 2 {
-			lines = []string{lines[0], ellipsize(strings.Join(lines[1:], " "), sty, width)}
+		for sty.Font.Size > 5.5 && vg.Length(len(lines))*(sty.Height("x")+vg.Points(1)) > (c.Max.Y-c.Min.Y)/3 {
+			sty.Font.Size -= 0.5
+			lines = wrap(f.caption, sty, width)
 		}
 		for i := len(lines) - 1; i >= 0; i-- {
 			c.FillText(sty, vg.Point{X: c.Min.X, Y: c.Min.Y}, lines[i])
@@ -258,12 +261,23 @@ func log2Ticks(maxLabels int, measured []int) plot.Ticker {
 		lo, hi := int(math.Ceil(math.Log2(vmin)-1e-9)), int(math.Floor(math.Log2(vmax)+1e-9))
 		var ticks []plot.Tick
 		if len(measured) > 0 && len(measured) <= maxLabels {
+			// Measured sizes closer than a label's room (the axis over
+			// maxLabels) to the last labelled one get a tick, no label:
+			// "256 KiB" and "1 MiB" never run into each other.
+			room := (lmax - lmin) / float64(maxLabels)
 			labelled := map[float64]bool{}
-			for _, s := range measured {
-				if s > 0 {
-					ticks = append(ticks, plot.Tick{Value: lg(float64(s)), Label: formatBytes(s)})
-					labelled[float64(s)] = true
+			last := math.Inf(-1)
+			for _, s := range slices.Sorted(slices.Values(measured)) {
+				if s <= 0 || labelled[float64(s)] {
+					continue
 				}
+				t := plot.Tick{Value: lg(float64(s))}
+				if t.Value-last >= room*0.999 {
+					t.Label = formatBytes(s)
+					last = t.Value
+				}
+				ticks = append(ticks, t)
+				labelled[float64(s)] = true
 			}
 			for e := lo; e <= hi; e++ {
 				if v := math.Exp2(float64(e)); !labelled[v] {

@@ -110,7 +110,7 @@ func (c Chart) latency() (*figure, error) {
 	tw.Flush()
 	base, _ := snapDecades(lo/1.5, hi)
 	top := lg(hi * 12) // room for the labels
-	panels := barPanels(sizes, order, rows, base, top, "round-trip time (log scale)", durationTick, c.pixels(&figure{width: 900}).w)
+	panels := barPanels(sizes, t.shortMarks(order), rows, base, top, "round-trip time (log scale)", durationTick, c.pixels(&figure{width: 900}).w)
 
 	legend := newLegend()
 	legend.Add("p50 (median)", barThumb{fade(okabeBlue, 0.85)}, glyphThumb{p50Glyph})
@@ -118,7 +118,7 @@ func (c Chart) latency() (*figure, error) {
 	f := &figure{
 		title:    "Round-trip latency",
 		subtitle: fmt.Sprintf("ping-pong mode, %d transports; bar to the median round trip, triangle at the 99th percentile; shorter is faster", len(order)),
-		caption:  captionOf(c.results),
+		caption:  captionOf(drawn(c.results, ipc.PingPong, t)),
 		panels:   [][]*plot.Plot{panels},
 		legend:   legend,
 		width:    900,

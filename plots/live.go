@@ -34,7 +34,7 @@ func (l *LiveChart) Add(results ...ipc.Result) error {
 	for _, r := range results {
 		replaced := false
 		for i, old := range l.results {
-			if old.Transport == r.Transport && modeOf(old) == modeOf(r) && old.SizeBytes == r.SizeBytes {
+			if seriesOf(old) == seriesOf(r) && modeOf(old) == modeOf(r) && old.SizeBytes == r.SizeBytes {
 				l.results[i], replaced = r, true
 				break
 			}

@@ -129,7 +129,7 @@ func (c Chart) speedup() (*figure, error) {
 	if xmax/xmin < 10 {
 		xmin, xmax = math.Min(xmin, 0.3), math.Max(xmax, 3)
 	}
-	panels := barPanels(sizes, order, rows, 0, lg(xmax), "times as fast as "+c.baseline+" (log scale)", formatRatio, c.pixels(&figure{width: 900}).w)
+	panels := barPanels(sizes, t.shortMarks(order), rows, 0, lg(xmax), "times as fast as "+c.baseline+" (log scale)", formatRatio, c.pixels(&figure{width: 900}).w)
 	for _, p := range panels {
 		p.X.Min = lg(xmin)
 		p.Add(vline{0, refLine})
@@ -141,7 +141,7 @@ func (c Chart) speedup() (*figure, error) {
 	f := &figure{
 		title:    "Speed-up over " + c.baseline,
 		subtitle: sub,
-		caption:  captionOf(c.results),
+		caption:  captionOf(drawn(c.results, mode, t)),
 		panels:   [][]*plot.Plot{panels},
 		width:    900,
 		height:   max(300, 150+22*len(order)),

@@ -61,7 +61,7 @@ func (t ResultsTable) columns() []column {
 		}
 	}
 	cols := []column{
-		{"transport", false, func(r ipc.Result) (string, float64) { return r.Transport, 0 }},
+		{"transport", false, func(r ipc.Result) (string, float64) { return seriesOf(r), 0 }},
 		{"mode", false, func(r ipc.Result) (string, float64) { return string(modeOf(r)), 0 }},
 		{"size", true, func(r ipc.Result) (string, float64) { return formatBytes(r.SizeBytes), float64(r.SizeBytes) }},
 		{"msg/s", true, func(r ipc.Result) (string, float64) { return formatSI(r.MessagesPerSecond, ""), r.MessagesPerSecond }},
@@ -181,7 +181,7 @@ func (t ResultsTable) HTML() string {
 			switch {
 			case i == 0:
 				fmt.Fprintf(&b, `<td style="text-align:left;white-space:nowrap"><span style="display:inline-block;width:.75em;height:.75em;margin-right:.4em;background:%s"></span>%s</td>`,
-					hexColor(lookOf(r.Transport).color), html.EscapeString(text))
+					hexColor(lookOf(seriesOf(r)).color), html.EscapeString(text))
 			case c.num:
 				fmt.Fprintf(&b, `<td data-v="%g" style="text-align:right;white-space:nowrap">%s</td>`, key, html.EscapeString(text))
 			default:

@@ -3,15 +3,20 @@ package plots
 import (
 	"hash/fnv"
 	"image/color"
+	"strings"
 
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 )
 
 // The theme: the Okabe–Ito colour-blind-safe palette (its yellow left out, too
-// pale on white), a dash pattern and a marker per transport so that every
-// series also reads in grey, and Liberation Sans, which gonum/plot embeds and
-// which is metric-compatible with Arial for SVG viewers that lack it.
+// pale on white) extended with Paul Tol's "muted" colours, so that each of
+// the 13 transports ipc ships has a colour no other transport has; a dash
+// pattern and a marker per transport so that every series also reads in
+// grey; and Liberation Sans, which gonum/plot embeds and which is
+// metric-compatible with Arial for SVG viewers that lack it. A variant of a
+// transport ("shm-ring/spin") is drawn in a shade of its transport's colour
+// with a marker of its own.
 
 var (
 	okabeBlue       = color.NRGBA{0x00, 0x72, 0xB2, 0xff}
@@ -21,8 +26,18 @@ var (
 	okabePurple     = color.NRGBA{0xCC, 0x79, 0xA7, 0xff}
 	okabeSky        = color.NRGBA{0x56, 0xB4, 0xE9, 0xff}
 	okabeBlack      = color.NRGBA{0x00, 0x00, 0x00, 0xff}
+	tolIndigo       = color.NRGBA{0x33, 0x22, 0x88, 0xff}
+	tolTeal         = color.NRGBA{0x44, 0xAA, 0x99, 0xff}
+	tolWine         = color.NRGBA{0x88, 0x22, 0x55, 0xff}
+	tolRose         = color.NRGBA{0xCC, 0x66, 0x77, 0xff}
+	tolOlive        = color.NRGBA{0x99, 0x99, 0x33, 0xff}
+	tolPurple       = color.NRGBA{0xAA, 0x44, 0x99, 0xff}
+	tolGreen        = color.NRGBA{0x11, 0x77, 0x33, 0xff}
+	tolSand         = color.NRGBA{0xDD, 0xCC, 0x77, 0xff}
+	tolCyan         = color.NRGBA{0x88, 0xCC, 0xEE, 0xff}
 
-	palette = []color.NRGBA{okabeBlue, okabeVermillion, okabeGreen, okabeOrange, okabePurple, okabeSky, okabeBlack}
+	palette = []color.NRGBA{okabeBlue, okabeVermillion, okabeGreen, okabeOrange, okabePurple, okabeSky, okabeBlack,
+		tolIndigo, tolTeal, tolWine, tolRose, tolOlive, tolPurple, tolGreen, tolSand, tolCyan}
 
 	inkGrey  = color.NRGBA{0x55, 0x55, 0x55, 0xff}
 	gridGrey = color.NRGBA{0xe4, 0xe4, 0xe4, 0xff}
@@ -57,14 +72,14 @@ var known = map[string]look{
 	"chan":           {okabeBlack, solid, draw.PlusGlyph{}},
 	"pipe":           {okabeVermillion, dashed, draw.TriangleGlyph{}},
 	"fifo":           {okabeOrange, dashed, draw.PyramidGlyph{}},
-	"tcp":            {okabeBlack, dashed, draw.BoxGlyph{}},
+	"tcp":            {tolIndigo, dashed, draw.BoxGlyph{}},
 	"unix-stream":    {okabeGreen, dashDot, draw.SquareGlyph{}},
 	"unix-dgram":     {okabePurple, dashDot, draw.BoxGlyph{}},
-	"unix-seqpacket": {okabeSky, dashDot, draw.CrossGlyph{}},
-	"posix-mq":       {okabeGreen, dotted, draw.PyramidGlyph{}},
-	"sysv-mq":        {okabePurple, dotted, draw.TriangleGlyph{}},
-	"zmq-ipc":        {okabeOrange, long, draw.CircleGlyph{}},
-	"zmq-tcp":        {okabeVermillion, long, draw.SquareGlyph{}},
+	"unix-seqpacket": {tolTeal, dashDot, draw.CrossGlyph{}},
+	"posix-mq":       {tolWine, dotted, draw.PyramidGlyph{}},
+	"sysv-mq":        {tolRose, dotted, draw.TriangleGlyph{}},
+	"zmq-ipc":        {tolOlive, long, draw.CircleGlyph{}},
+	"zmq-tcp":        {tolPurple, long, draw.SquareGlyph{}},
 }
 
 // spare lists the looks no known transport uses, for the others.
@@ -89,16 +104,19 @@ var spare = func() []look {
 		}
 		return k
 	}
+	taken := map[color.NRGBA]bool{}
 	for _, l := range known {
 		used[key(l)] = true
+		taken[l.color] = true
 	}
 	var out []look
-	// Vary the colour fastest so that neighbouring hashes differ in colour.
+	// Only colours no known transport has; vary the colour fastest so that
+	// neighbouring hashes differ in colour.
 	for g := range glyphs {
 		for d := range dashPatterns {
 			for c := range palette {
 				l := look{palette[c], dashPatterns[d], glyphs[g]}
-				if !used[key(l)] {
+				if !used[key(l)] && !taken[l.color] {
 					out = append(out, l)
 				}
 			}
@@ -119,16 +137,52 @@ func sameDash(a, b []vg.Length) bool {
 	return true
 }
 
-// lookOf returns the look of a transport: fixed for the known ones, chosen by
-// a hash of the name for the others, so it is the same in every chart, cell
-// and process.
-func lookOf(transport string) look {
-	if l, ok := known[transport]; ok {
+// lookOf returns the look of a series, named by a transport or a variant
+// label ("shm-ring/spin"): fixed for the known transports; for a variant of
+// one, a shade of its colour (darker or lighter, never another transport's
+// colour) with its own marker; chosen by a hash of the name for others. It
+// is the same in every chart, cell and process.
+func lookOf(name string) look {
+	if l, ok := known[name]; ok {
 		return l
 	}
+	if base, variant, ok := strings.Cut(name, "/"); ok {
+		if l, ok := known[base]; ok {
+			i, ok := variantIndex[variant]
+			if !ok {
+				h := fnv.New32a()
+				h.Write([]byte(variant))
+				i = len(variantIndex) + int(h.Sum32()%uint32(len(shades)))
+			}
+			l.color = shade(l.color, shades[i%len(shades)])
+			l.glyph = variantGlyphs[i%len(variantGlyphs)]
+			return l
+		}
+	}
 	h := fnv.New32a()
-	h.Write([]byte(transport))
+	h.Write([]byte(name))
 	return spare[int(h.Sum32()%uint32(len(spare)))]
+}
+
+// variantIndex fixes the shade and marker of the variants ipc names.
+var variantIndex = map[string]int{
+	"spin": 0, "yield": 1, "futex": 2, "sysv": 3, "file": 4, "memfd": 5, "zero-copy": 6,
+	"in-process": 7, "pinned": 8, "remote": 9,
+}
+
+// shades: negative darkens towards black, positive lightens towards white.
+var shades = []float64{-0.5, 0.45, -0.25, 0.65, -0.7, 0.25, -0.4, 0.55, -0.6, 0.35, -0.15}
+
+var variantGlyphs = []draw.GlyphDrawer{draw.SquareGlyph{}, draw.TriangleGlyph{}, draw.RingGlyph{}, draw.PyramidGlyph{}, draw.BoxGlyph{}, draw.CrossGlyph{}, draw.PlusGlyph{}}
+
+func shade(c color.NRGBA, f float64) color.NRGBA {
+	mix := func(v uint8) uint8 {
+		if f < 0 {
+			return uint8(float64(v)*(1+f) + 0.5)
+		}
+		return uint8(float64(v) + (255-float64(v))*f + 0.5)
+	}
+	return color.NRGBA{mix(c.R), mix(c.G), mix(c.B), c.A}
 }
 
 // Color returns the colour a transport is drawn in by every chart, for cells

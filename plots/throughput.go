@@ -27,7 +27,7 @@ func (c Chart) throughput() (*figure, error) {
 	}
 	f := &figure{
 		title:   "Throughput vs message size",
-		caption: captionOf(c.results),
+		caption: captionOf(drawn(c.results, ipc.Stream, t)),
 		width:   900,
 		height:  440,
 	}
@@ -117,7 +117,7 @@ func (c Chart) throughput() (*figure, error) {
 			bmin = math.Min(bmin, math.Min(lo*float64(size), bps))
 			bmax = math.Max(bmax, math.Max(hi*float64(size), bps))
 		}
-		legend.Add(tr, lineThumb{lk})
+		legend.Add(t.shortMark(tr), lineThumb{lk})
 		if len(xs) == 0 {
 			continue
 		}
