@@ -261,5 +261,52 @@ class Interrupts(LabCase):
             'wp, err := ipc.Spawn(context.Background(), "shm-ring", ipc.Options{}, "sink", nil)\nif err != nil { panic(err) }\nbuf := make([]byte, 64)\nn, err := wp.Conn.Recv(context.Background(), buf)\nfmt.Println(n, err)')
 
 
+RACY = """var wg sync.WaitGroup
+for i := 0; i < 2; i++ {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for j := 0; j < 1000; j++ {
+			%s
+		}
+	}()
+}
+wg.Wait()
+fmt.Println("counted", hits)"""
+
+
+class Race(LabCase):
+    def test_race_detector(self):
+        self.ok("%goflags -race")
+        # The variable is declared by an earlier cell: a package-level
+        # variable, which the race detector misses in plugins.
+        self.ok("var hits int\nvar hitsMu sync.Mutex\nfunc add() { hits++ }")
+        content, _, out, err = self.run_cell(RACY % "add()")
+        self.assertEqual(content["status"], "error", out + err)
+        self.assertEqual(content["ename"], "DataRace", content)
+        self.assertIn("WARNING: DATA RACE", err)
+        count = content["execution_count"]
+        # Both stacks name the cells: the write in add (the declaring cell,
+        # line 3) and the goroutine the racy cell started (its line 4-7).
+        self.assertGreaterEqual(err.count("cell%d.go:3" % (count - 1)), 2, err)
+        self.assertRegex(err, r"cell%d\.go:[4-7]" % count)
+        self.assertIn("counted", out)
+        # The same with a mutex: no report.
+        content, _, out, err = self.run_cell(RACY % "hitsMu.Lock(); add(); hitsMu.Unlock()")
+        self.assertEqual(content["status"], "ok", content)
+        self.assertNotIn("DATA RACE", err)
+        self.assertIn("counted 4000", out)  # hits kept its 2000 from the racy cell
+        # A top-level variable used directly from two goroutines.
+        self.ok("shared := 0")
+        content, _, out, err = self.run_cell(RACY.replace("hits)", "shared)") % "shared++")
+        self.assertEqual(content["ename"], "DataRace", content)
+        self.assertGreaterEqual(err.count("cell%d.go:7" % content["execution_count"]), 2, err)
+        # Back to the live session.
+        self.ok("%goflags")
+        self.ok("n := 1")
+        self.assertEqual(self.ok("n++; n")[0], "2")
+        self.assertEqual(self.ok("func twice(x int) int { return 2 * x }\ntwice(n)")[0], "4")
+
+
 if __name__ == "__main__":
     unittest.main()

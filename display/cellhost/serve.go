@@ -139,6 +139,11 @@ func loadSessionPlugins() {
 // values), then runs the new cell and reports its end as Serve does.
 func Replay(earlier []func(), cell func()) {
 	install()
+	if run := sessionhook.TakePendingWorker(); run != nil {
+		// A worker no cell's init registered: run reports it unknown.
+		os.Exit(run())
+	}
+	sessionhook.Begin()
 	cmds := make(chan Command)
 	go readCommands(cmds)
 	c, ok := <-cmds

@@ -55,7 +55,13 @@
 // (cellrt.VarOf) that their package fetches at init.
 //
 // Where plugins cannot work, every cell instead builds one program that runs
-// all kept cells again with their output hidden (Options.Rebuild).
+// all kept cells again with their output hidden (Options.Rebuild); so does
+// %goflags -race, because the race detector does not watch plugins'
+// package-level variables (race.go).
+//
+// A top-level ipc.RegisterWorker call is moved into the cell package's init
+// (workers.go), so that a worker process, which loads the session's plugins
+// before it runs its worker (display/cellhost.Serve), registers it too.
 //
 // # Output
 //

@@ -63,6 +63,10 @@ type Engine struct {
 	// another OS): values are then recomputed for every cell.
 	rebuild     bool
 	rebuildSaid bool
+	// noPlugins is set where Go plugins cannot work at all; race is set
+	// while %goflags has -race (see race.go).
+	noPlugins bool
+	race      bool
 
 	goplsOnce sync.Once
 	gopls     *goplsClient
@@ -154,7 +158,8 @@ func New(opts Options) (*Engine, error) {
 	}
 	e.imp = newExportImporter(goTool, ws, e.goEnv())
 	e.fast = newFastBuilder(goTool, ws, e.goEnv())
-	e.rebuild = opts.Rebuild || !pluginsWork(goTool, e.goEnv())
+	e.noPlugins = opts.Rebuild || !pluginsWork(goTool, e.goEnv())
+	e.rebuild = e.noPlugins
 	if e.rebuild {
 		e.log.Warn("Go plugins are not available: every cell rebuilds the program and recomputes earlier cells")
 	} else {
@@ -613,7 +618,11 @@ const rebuildNotice = "ipclab: Go plugins are not available here (cgo is disable
 // successful cell so far, run from the start.
 func (e *Engine) executeRebuild(ctx context.Context, req Request, t *translation, seq int, label string, out Output) Result {
 	if !e.rebuildSaid {
-		out.Stream("stderr", rebuildNotice)
+		if e.race {
+			out.Stream("stderr", raceNotice)
+		} else {
+			out.Stream("stderr", rebuildNotice)
+		}
 		e.rebuildSaid = true
 	}
 	var b strings.Builder
@@ -661,5 +670,9 @@ func (e *Engine) executeRebuild(ctx context.Context, req Request, t *translation
 	if cell.done["ename"] != "KeyboardInterrupt" {
 		e.commit(t)
 	}
-	return e.outcome(label, req, cell)
+	res := e.outcome(label, req, cell)
+	if e.race && res.Err == nil {
+		res.Err = raceError(label, sess.stderrTail())
+	}
+	return res
 }

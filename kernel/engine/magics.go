@@ -119,6 +119,7 @@ func (e *Engine) lineMagic(ctx context.Context, line string, out Output) (Result
 		e.goflags = strings.Fields(arg)
 		e.restartForBuildChange("build flags changed")
 		out.Stream("stdout", fmt.Sprintf("go build flags: %q (the session process restarts; earlier values are lost)\n", e.goflags))
+		e.setRace(out) // race.go
 	case "go":
 		fields := strings.Fields(arg)
 		if len(fields) < 2 || fields[0] != "get" {
