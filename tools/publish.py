@@ -50,6 +50,7 @@ def collect(nb):
                 v = data[VERDICT]
                 meta["verdicts"] = [x for x in meta["verdicts"] if x.get("claim") != v.get("claim")] + [v]
                 meta["experiments"]["claim " + str(v.get("claim"))] = v.get("parameters", {})
+    meta["verdicts"].sort(key=lambda v: (not str(v.get("claim")).isdigit(), int(v["claim"]) if str(v.get("claim")).isdigit() else 0, str(v.get("claim"))))
     return meta, errors
 
 
