@@ -105,7 +105,7 @@ func (c Chart) svg() (out []byte, err error) {
 	}
 	p := plot.New()
 	p.Title.Text = c.title
-	p.Title.TextStyle.Font.Size = vg.Points(11)
+	p.Title.TextStyle.Font.Size = vg.Points(10)
 	p.X.Tick.Label.Font.Size = vg.Points(9)
 	p.Y.Tick.Label.Font.Size = vg.Points(9)
 	p.X.Label.TextStyle.Font.Size = vg.Points(9)
@@ -117,7 +117,7 @@ func (c Chart) svg() (out []byte, err error) {
 	for i, num := range c.nums {
 		// The first bar on top.
 		row := n - 1 - i
-		names[row] = num.Name
+		names[row] = label(num.Name)
 		v := num.Value
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			v = 0
@@ -176,13 +176,26 @@ func (c Chart) svg() (out []byte, err error) {
 	}
 	w, h := c.size()
 	cv := vgsvg.New(vg.Length(w)*0.75, vg.Length(h)*0.75)
-	p.Draw(draw.New(cv))
+	// Margins for text drawn wider than measured (see label).
+	wpt := vg.Length(w) * 0.75
+	p.Draw(draw.Crop(draw.New(cv), wpt*0.07, -wpt*0.03, 0, 0))
 	var buf bytes.Buffer
 	if _, err := cv.WriteTo(&buf); err != nil {
 		return nil, fmt.Errorf("write svg: %w", err)
 	}
 	return bytes.ReplaceAll(buf.Bytes(), []byte("font-family:Liberation Sans;"),
 		[]byte("font-family:'Liberation Sans',Arial,Helvetica,sans-serif;")), nil
+}
+
+// label shortens a bar's name to 56 characters and pads it with spaces: a
+// viewer without Liberation Sans (whose widths gonum/plot measures) draws
+// wider text, which the padding keeps off the bars.
+func label(name string) string {
+	r := []rune(name)
+	if len(r) > 56 {
+		r = append(r[:55], '…')
+	}
+	return string(r) + strings.Repeat(" ", len(r)/8+1)
 }
 
 func barColour(n Number, ratio bool) color.Color {
