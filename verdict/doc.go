@@ -7,14 +7,18 @@
 // the same run — orderings and ratios, never absolute speeds — so that the same
 // cell reaches the same verdict on a laptop and on a busy two-core server:
 //
+//	summary := verdict.NewSummary("summary", "What we found") // at the top
+//	summary.Show()
+//	…
 //	v := verdict.New("2", "Shared memory is faster …")
 //	r := v.Ratio("shm-ring ÷ pipe, 64 B msg/s", shm, pipe)
 //	if r > 1 {
-//		v = v.Confirm("the ring moved %.1f× the messages of a pipe", r)
+//		summary.Add(v.Confirm("the ring moved %.1f× the messages of a pipe", r))
 //	} else {
-//		v = v.Contradict("a pipe was %.1f× faster", 1/r)
+//		summary.Add(v.Contradict("a pipe was %.1f× faster", 1/r))
 //	}
-//	summary.Add(v) // shows v; the summary at the top of the notebook updates in place
+//
+// Add shows the verdict under the cell and updates the summary in place.
 //
 // A Verdict shown in a cell renders as a coloured box (HTML) and as text, and
 // carries itself as JSON under the MIME type VerdictMIME in the display
