@@ -7,7 +7,7 @@ BIN     := $(OUT)/bin/ipclab
 JUPYTER_PREFIX := $(abspath $(OUT)/jupyter)
 export JUPYTER_PATH := $(JUPYTER_PREFIX)/share/jupyter
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-NOTEBOOK ?= notebooks/tour.ipynb
+NOTEBOOK ?= notebooks/shared-memory-vs-message-passing.ipynb
 # The newest gopls that builds with Go 1.26.
 GOPLS_VERSION := v0.23.0
 
@@ -17,7 +17,7 @@ DEBIAN_PACKAGES := jupyter-notebook jupyter-server python3-jupyter-client python
 # The notebook the JupyterLab test opens (tests/jupyterlab, make test-jupyterlab).
 JUPYTERLAB_NOTEBOOK ?= $(NOTEBOOK)
 
-.PHONY: setup build install install-user demo html test lint bench bench-kernel bench-verdicts bench-waits gallery clean \
+.PHONY: setup build install install-user demo html reproduce test lint bench bench-kernel bench-verdicts bench-waits gallery clean \
 	test-jupyterlab jupyterlab-build test-readme test-hub class-load assignments
 
 setup: ## install Debian's Jupyter, Chromium, gcc, iproute2, the Go modules and gopls
@@ -46,18 +46,17 @@ install: build ## install the kernel spec under out/jupyter (make install-user f
 install-user: build
 	$(BIN) install --user
 
-demo: install ## run $(NOTEBOOK) through the kernel and write out/<name>.html
+demo: install ## run $(NOTEBOOK) (the showcase) through the kernel and write out/<name>.html
 	@echo "== demo: executing $(NOTEBOOK) with the ipclab kernel"
-	$(PYTHON) -m nbconvert --to html --execute --ExecutePreprocessor.timeout=900 \
-		--ExecutePreprocessor.kernel_name=ipclab --output-dir $(OUT) $(NOTEBOOK)
-	@echo "== demo: wrote $(OUT)/$(basename $(notdir $(NOTEBOOK))).html"
+	$(PYTHON) tools/publish.py --kernel ipclab --out $(OUT) $(NOTEBOOK)
 
-html: install ## run every notebook and write its HTML under out/
-	@for nb in notebooks/*.ipynb; do \
-		echo "== html: $$nb"; \
-		$(PYTHON) -m nbconvert --to html --execute --ExecutePreprocessor.timeout=900 \
-			--ExecutePreprocessor.kernel_name=ipclab --output-dir $(OUT) $$nb || exit 1; \
-	done
+html: install ## run every notebook and write its HTML (and executed .ipynb) under out/
+	@echo "== html: $(wildcard notebooks/*.ipynb)"
+	$(PYTHON) tools/publish.py --kernel ipclab --out $(OUT) notebooks/*.ipynb
+
+reproduce: install ## the showcase's verdicts quiet, with one core busy, and on one CPU (tools/reproduce)
+	@echo "== reproduce: $(NOTEBOOK) three ways"
+	OUT=$(OUT) PYTHON=$(PYTHON) tools/reproduce $(NOTEBOOK)
 
 lint: ## gofmt and go vet
 	@echo "== lint: gofmt"

@@ -179,6 +179,20 @@ func Update(id string, v any) error {
 	return emit(kind, id, Bundle(v))
 }
 
+// Replace replaces the output named id wherever it is shown, and shows
+// nothing new: an id no output has is ignored by the front end. Unlike
+// Update it also reaches outputs an earlier session process of the same
+// kernel showed (before a restart).
+func Replace(id string, v any) error {
+	if id == "" {
+		return fmt.Errorf("display: Replace needs a non-empty id")
+	}
+	shownMu.Lock()
+	shown[id] = true
+	shownMu.Unlock()
+	return emit(cellio.KindUpdate, id, Bundle(v))
+}
+
 // Clear removes the current cell's output. With wait, the front end clears
 // only when the next output arrives, which avoids flicker in animations.
 func Clear(wait ...bool) error {

@@ -11,7 +11,9 @@
 // conformance (test_conformance.py), protocol (test_protocol.py), session
 // (test_session.py), cells (test_cells.py: cells as people write them, and
 // errors that must go where the README says), lab (test_lab.py: workers in
-// cells, interrupts in ipc, %goflags -race) and notebooks (test_notebooks.py).
+// cells, interrupts in ipc, %goflags -race), notebooks (test_notebooks.py) and
+// showcase (test_showcase.py: the showcase run as `make demo` runs it; its
+// verdicts, summary, charts, HTML).
 //
 // Without jupyter_client the tests are skipped, unless CI=true: then that
 // is a failure, so that CI proves the real thing ran. -short skips them too
@@ -73,6 +75,7 @@ func TestJupyter(t *testing.T) {
 		{"cells", "test_cells", "nbclient, nbformat"},
 		{"lab", "test_lab", ""},
 		{"notebooks", "test_notebooks", "nbclient, nbconvert, nbformat"},
+		{"showcase", "test_showcase", "nbclient, nbconvert, nbformat"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.needs != "" {

@@ -214,7 +214,7 @@ func (e *Engine) sessionEnv() []string {
 // cells can use from a session's start, without a compiled cell first.
 var preludePackages = []string{"fmt", "strings", "strconv", "math", "time", "os", "sort", "errors",
 	"github.com/ipclab/ipclab/display", "github.com/ipclab/ipclab/ipc", "github.com/ipclab/ipclab/plots",
-	"github.com/ipclab/ipclab/check", barePath}
+	"github.com/ipclab/ipclab/check", "github.com/ipclab/ipclab/verdict", barePath}
 
 // warmUp builds the session program and the prelude plugin, which compiles
 // the packages cells usually need for plugins before the first cell and

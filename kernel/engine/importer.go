@@ -220,6 +220,7 @@ var preferred = map[string]string{
 	"display":   "github.com/ipclab/ipclab/display",
 	"ipc":       "github.com/ipclab/ipclab/ipc",
 	"plots":     "github.com/ipclab/ipclab/plots",
+	"verdict":   "github.com/ipclab/ipclab/verdict",
 	"mat":       "gonum.org/v1/gonum/mat",
 	"stat":      "gonum.org/v1/gonum/stat",
 	"plot":      "gonum.org/v1/plot",
