@@ -301,6 +301,13 @@ class Race(LabCase):
         content, _, out, err = self.run_cell(RACY.replace("hits)", "shared)") % "shared++")
         self.assertEqual(content["ename"], "DataRace", content)
         self.assertGreaterEqual(err.count("cell%d.go:7" % content["execution_count"]), 2, err)
+        # Workers declared in cells work in the race-enabled program too,
+        # the last registration of a name counting.
+        self.ok(WORKER % "bytes.ToUpper(buf[:n])")
+        self.ok(WORKER % '"v2 " + string(bytes.ToUpper(buf[:n]))')
+        self.ok(ROUND_TRIP)
+        _, out, _ = self.ok('fmt.Println(roundTrip("shm-ring", "raced"))')
+        self.assertEqual(out, "v2 RACED\n")
         # Back to the live session.
         self.ok("%goflags")
         self.ok("n := 1")

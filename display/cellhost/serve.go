@@ -27,6 +27,10 @@ import (
 	"github.com/ipclab/ipclab/internal/sessionhook"
 )
 
+// The session program's main runs a worker process's worker itself, after
+// loading the cells (Serve, Replay).
+func init() { sessionhook.MainRunsWorkers() }
+
 // CommandFD is the descriptor on which the session process reads the kernel's
 // commands, one JSON object a line.
 const CommandFD = 3

@@ -12,6 +12,19 @@ var worker struct {
 	sync.Mutex
 	run   func() int // runs the pending worker and returns its exit code
 	taken bool
+	// mainRuns is set by the session program (display/cellhost's init),
+	// whose main runs a pending worker once the cells are loaded.
+	mainRuns bool
+}
+
+// MainRunsWorkers is called at init by a program whose main takes the
+// pending worker (TakePendingWorker): the ipclab session program, and the
+// program that rebuilds all cells, whose cell packages initialise after
+// package ipc and may register a worker's name more than once.
+func MainRunsWorkers() {
+	worker.Lock()
+	defer worker.Unlock()
+	worker.mainRuns = true
 }
 
 // SetPendingWorker is called by package ipc at init in a worker process
@@ -41,5 +54,5 @@ func TakePendingWorker() func() int {
 func Deferred() bool {
 	worker.Lock()
 	defer worker.Unlock()
-	return worker.taken
+	return worker.taken || worker.mainRuns
 }

@@ -16,7 +16,7 @@ import (
 const magicHelp = `ipclab magics (a line starting with % or !):
   %go get MODULE[@VERSION]   add or upgrade a module for later cells
   %env NAME=VALUE            set an environment variable in the session (%env alone lists them)
-  %goflags FLAGS...          extra go build flags (e.g. -tags=foo); restarts the session process
+  %goflags FLAGS...          extra go build flags (e.g. -tags=foo, -race); restarts the session process; alone: none
   %reset                     forget all declarations and values (a fresh session)
   %time                      as the first line: report how long the cell took to build and run, and whether it was compiled
   %%writefile FILE           as the first line: write the rest of the cell to FILE
