@@ -457,7 +457,11 @@ func (e Experiment) startPeer(ctx context.Context, name string, o Options, cpu i
 	}
 	switch {
 	case e.Remote != "":
-		return dialRemote(ctx, e.Remote, name, o)
+		p, err := dialRemote(ctx, e.Remote, name, o)
+		if err == nil && testHookPeerStarted != nil {
+			testHookPeerStarted(0)
+		}
+		return p, err
 	case e.InProcess || t.reach == inProcess:
 		return startLocalPeer(ctx, name, o, cpu)
 	}
@@ -471,7 +475,8 @@ func (e Experiment) startPeer(ctx context.Context, name string, o Options, cpu i
 	return &peer{conn: sp.Conn, ctl: sp.ctl, next: sp.next, dead: sp.exited, died: sp.died, close: sp.Close, pid: sp.PID()}, nil
 }
 
-// testHookPeerStarted, set by tests, learns the PID of each consumer process.
+// testHookPeerStarted, set by tests, learns the PID of each consumer process
+// (0 for a remote worker).
 var testHookPeerStarted func(pid int)
 
 // startLocalPeer runs serveHarness in a goroutine, with a net.Pipe as the

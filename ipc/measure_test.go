@@ -64,9 +64,11 @@ func TestTrialLastsDuration(t *testing.T) {
 			for i, tr := range r.Trials {
 				t.Logf("%s %s %d trial %d: %v in %d runs, %d messages", r.Transport, mode, r.SizeBytes, i+1, tr.Elapsed, tr.Chunks, tr.Messages)
 				// Never shorter than asked (less the last run's 2%); longer
-				// only by what the last run overran: on this shared machine
-				// a stall of up to ~100 ms in that run has been seen.
-				if tr.Elapsed < d*97/100 || tr.Elapsed > d+max(d, 150*time.Millisecond) {
+				// only by what the last run overran.
+				// The overrun is only judged when the machine was not busy:
+				// a process the scheduler stops for 400 ms (seen here under
+				// -race at a load of 35) stops its trial for as long.
+				if tr.Elapsed < d*97/100 || (!r.Busy && tr.Elapsed > d+max(d, 250*time.Millisecond)) {
 					t.Errorf("%s %s %d trial %d lasted %v, asked %v", r.Transport, mode, r.SizeBytes, i+1, tr.Elapsed, d)
 				}
 			}

@@ -44,6 +44,9 @@ func drive() int {
 	e := Experiment{Transports: []string{"tcp", "zmq-tcp"}, Sizes: []int{64, 64 << 10}, Count: 2000, Trials: 2, Remote: os.Getenv("IPCLAB_TEST_ADDR")}
 	if os.Getenv("IPCLAB_TEST_LONG") != "" {
 		e.Transports, e.Count, e.Warmup = []string{"tcp"}, 1<<40, -1
+		// Tell the test when the run is under way, so that it kills the
+		// worker in the middle of it, not before the driver has connected.
+		testHookPeerStarted = func(int) { fmt.Println("started") }
 	}
 	for _, mode := range []Mode{Stream, PingPong} {
 		e.Mode = mode
@@ -166,10 +169,17 @@ func TestRemoteAcrossNamespaces(t *testing.T) {
 	d = drive(addr, true)
 	var stderr strings.Builder
 	d.Stderr = &stderr
+	dout, err := d.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := d.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
+	if line, err := bufio.NewReader(dout).ReadString('\n'); err != nil || line != "started\n" {
+		t.Fatalf("driver did not start its run: %q %v, stderr %q", line, err, stderr.String())
+	}
+	time.Sleep(300 * time.Millisecond)
 	w.Process.Signal(syscall.SIGKILL)
 	done := make(chan error, 1)
 	go func() { done <- d.Wait() }()

@@ -89,7 +89,11 @@ func (c Chart) costs() (*figure, error) {
 			sysRows = append(sysRows, hbar{y: y, end: sys, tail: math.NaN(), color: lk.color,
 				label: formatDuration(time.Duration(r.Producer.SysNs)) + " + " + formatDuration(time.Duration(r.Consumer.SysNs))})
 		} else {
-			sysRows = append(sysRows, hbar{y: y, end: 0, tail: math.NaN(), color: lk.color, label: "not measured (goroutines move between threads)"})
+			why := "not measured"
+			if r.Transport == "chan" || r.Transport == "shm-mutex" {
+				why += " (goroutines move between threads)"
+			}
+			sysRows = append(sysRows, hbar{y: y, end: 0, tail: math.NaN(), color: lk.color, label: why})
 		}
 		maxSys = math.Max(maxSys, sys)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", tr, formatBytes(size), pc, cc,
@@ -128,7 +132,7 @@ func (c Chart) costs() (*figure, error) {
 		title: "Cost per " + what + ": system calls and kernel time",
 		subtitle: fmt.Sprintf("%s mode, %s messages; system calls counted where ipc makes them, CPU of the thread running each side (getrusage)",
 			mode, formatBytes(size)),
-		caption: captionOf(drawn(c.results, mode, t)),
+		caption: captionOf(slices.DeleteFunc(drawn(c.results, mode, t), func(r ipc.Result) bool { return r.SizeBytes != size })),
 		panels:  [][]*plot.Plot{{calls, kernel}},
 		width:   900,
 		height:  max(300, 150+22*len(order)),
