@@ -8,12 +8,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
 // The assignments' expected scores: points per grade_id, or -1 where a
 // wrong submission must lose some but not necessarily all of a check's
-// points (it fails whenever the scheduling exposes the bug), and the words
+// points (it fails whenever the scheduling exposes the bug: a Push that
+// busy-waits slows the ring below the speed check on a busy machine), and the words
 // the feedback must show.
 type want struct {
 	points map[string]float64
@@ -67,8 +69,8 @@ func TestGradeAssignments(t *testing.T) {
 			"ring-solved":   {points: map[string]float64{"test_local": 2, "test_order": 3, "test_speed": 2, "test_race": 1}},
 			"ring-buffer":   {points: map[string]float64{"test_local": 0, "test_order": 0, "test_speed": 0, "test_race": 0}, says: []string{"not implemented"}},
 			"ring-offbyone": {points: map[string]float64{"test_local": 0, "test_order": -1, "test_speed": -1, "test_race": -1}, says: []string{"FAIL push and pop in one process", "Push into a full ring"}},
-			"ring-loop":     {points: map[string]float64{"test_local": 0, "test_order": 3, "test_speed": 2, "test_race": 1}, says: []string{"FAIL push and pop in one process", "time limit"}},
-			"ring-racy":     {points: map[string]float64{"test_local": 2, "test_order": -1, "test_speed": -1, "test_race": 0}, says: []string{"DATA RACE"}},
+			"ring-loop":     {points: map[string]float64{"test_local": 0, "test_order": 3, "test_speed": -1, "test_race": 1}, says: []string{"FAIL push and pop in one process", "time limit"}},
+			"ring-racy":     {points: map[string]float64{"test_local": 2, "test_order": -1, "test_speed": -1, "test_race": 0}, says: []string{"DataRace: the race detector found"}},
 			"ring-edited":   {points: map[string]float64{"test_local": 0, "test_order": 0, "test_speed": 0, "test_race": 0}, says: []string{"was edited", "not implemented"}},
 		}},
 	} {
@@ -199,10 +201,15 @@ func assertNothingLeft(t *testing.T, tmp string, shmBefore map[string]bool) {
 			t.Errorf("process %s (%q) outlived the grading", e.Name(), bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}))
 		}
 	}
+	// Other tests may make segments meanwhile: a leaked one is one whose
+	// creator ("ipclab-PID-…") is dead, as every grading process is now.
 	for name := range shmSegments() {
-		if !shmBefore[name] {
-			t.Errorf("/dev/shm/%s outlived the grading", name)
+		f := strings.SplitN(name, "-", 3)
+		pid, err := strconv.Atoi(f[1])
+		if shmBefore[name] || err != nil || syscall.Kill(pid, 0) == nil {
+			continue
 		}
+		t.Errorf("/dev/shm/%s outlived the grading", name)
 	}
 	left, _ := filepath.Glob(filepath.Join(tmp, "ipclab-grade-*"))
 	if len(left) > 0 {

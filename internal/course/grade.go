@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/ipclab/ipclab/ipc"
+	"golang.org/x/sys/unix"
 )
 
 // Options configure Grade.
@@ -124,6 +125,10 @@ func Grade(ctx context.Context, opts Options, submissions []string) (*Gradebook,
 			return nil, fmt.Errorf("make output directory: %w", err)
 		}
 	}
+	// Processes a submission orphans become this process's children, so
+	// that reapOrphans can reap them: a zombie still counts as alive, and
+	// ipc.Sweep leaves the segments of live processes alone.
+	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	gb := &Gradebook{Source: opts.Source, Environment: environment(opts)}
 	results := make([]gradedSubmission, len(submissions))
 	var (
@@ -397,6 +402,14 @@ func execute(ctx context.Context, opts Options, nb *Notebook) (map[int]cellResul
 	if err := <-started; err != nil {
 		return nil, "could not start the kernel: " + err.Error()
 	}
+	children.Lock()
+	children.m[cmd.Process.Pid] = true
+	children.Unlock()
+	defer func() {
+		children.Lock()
+		delete(children.m, cmd.Process.Pid)
+		children.Unlock()
+	}()
 	note := ""
 	timer := time.NewTimer(opts.NotebookTimeout)
 	defer timer.Stop()
@@ -416,8 +429,58 @@ func execute(ctx context.Context, opts Options, nb *Notebook) (map[int]cellResul
 	}
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	killTagged(token)
+	reapOrphans()
 	_, _ = ipc.Sweep() // shared-memory segments and queues of the dead processes
 	return readResults(filepath.Join(dir, "results.jsonl")), note
+}
+
+// children are the grading processes this process started and waits for
+// with exec.Cmd.Wait: reapOrphans leaves them alone.
+var children = struct {
+	sync.Mutex
+	m map[int]bool
+}{m: map[int]bool{}}
+
+// reapOrphans waits for the dead processes that submissions left and
+// that became this process's children (see PR_SET_CHILD_SUBREAPER in Grade).
+func reapOrphans() {
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		left := 0
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+			if err != nil {
+				continue
+			}
+			// pid (comm) state ppid …; comm may hold spaces and parentheses
+			f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+			if len(f) < 2 || f[1] != strconv.Itoa(os.Getpid()) {
+				continue
+			}
+			children.Lock()
+			ours := children.m[pid]
+			children.Unlock()
+			if ours {
+				continue
+			}
+			if f[0] == "Z" {
+				var ws unix.WaitStatus
+				unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+			} else {
+				syscall.Kill(pid, syscall.SIGKILL)
+				left++
+			}
+		}
+		if left == 0 || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func readResults(path string) map[int]cellResult {
