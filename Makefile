@@ -59,12 +59,15 @@ lint: ## gofmt and go vet
 	cd tests/browser && $(GO) vet ./...
 
 test: lint ## everything CI runs: lint, unit tests, race tests, Jupyter clients, notebooks, a browser
+	@mkdir -p $(OUT) && tests/leftovers.sh snapshot $(OUT)/leftovers.before
 	@echo "== test: ipc with the race detector"
 	$(GO) test -race -timeout 20m ./ipc/...
 	@echo "== test: all packages"
 	$(GO) test -timeout 60m ./...
 	@echo "== test: the tour in Chromium behind Jupyter Notebook (tests/browser)"
 	cd tests/browser && $(GO) test -timeout 20m ./...
+	@echo "== test: nothing left behind (tests/leftovers.sh)"
+	tests/leftovers.sh check $(OUT)/leftovers.before
 
 bench: ## Go benchmarks of ipc, and ipclab bench against the C probe (tables in ipc/README.md)
 	@echo "== bench: Go benchmarks of ipc"
