@@ -15,7 +15,7 @@ DEBIAN_PACKAGES := jupyter-notebook jupyter-server python3-jupyter-client python
 	python3-nbconvert python3-jupyter-kernel-test iproute2 gcc make chromium \
 	jupyter-client jupyterhub node-configurable-http-proxy
 # The notebook the JupyterLab test opens (tests/jupyterlab, make test-jupyterlab).
-JUPYTERLAB_NOTEBOOK ?= $(NOTEBOOK)
+JUPYTERLAB_NOTEBOOK ?= notebooks/tour.ipynb
 
 .PHONY: setup build install install-user demo html reproduce test lint bench bench-kernel bench-verdicts bench-waits gallery clean \
 	test-jupyterlab jupyterlab-build test-readme test-hub class-load assignments
@@ -67,6 +67,7 @@ lint: ## gofmt and go vet
 	cd tests/jupyterlab && $(GO) vet .
 
 test: lint ## everything CI runs: lint, unit tests, race tests, Jupyter clients, notebooks, a browser
+	@mkdir -p $(OUT) && tests/leftovers.sh snapshot $(OUT)/leftovers.before
 	@echo "== test: ipc with the race detector"
 	$(GO) test -race -timeout 20m ./ipc/...
 	@echo "== test: all packages"
@@ -74,6 +75,8 @@ test: lint ## everything CI runs: lint, unit tests, race tests, Jupyter clients,
 	@echo "== test: the tour in Chromium behind Jupyter Notebook (tests/browser)"
 	cd tests/browser && $(GO) test -timeout 20m ./...
 	$(MAKE) --no-print-directory test-jupyterlab
+	@echo "== test: nothing left behind (tests/leftovers.sh)"
+	tests/leftovers.sh check $(OUT)/leftovers.before
 
 test-readme: ## run the README's shell commands in a scratch HOME (also part of go test ./...)
 	$(GO) test -count=1 -v ./tests/readme

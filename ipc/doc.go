@@ -45,7 +45,10 @@
 //
 // Every segment, FIFO, socket file and queue is named "ipclab-PID-RAND-…",
 // written to a ledger, and removed by Close, by Run when SIGINT or SIGTERM
-// arrives, or by Sweep in the next process after a crash. The package never
+// arrives, or by Sweep in the next process after a crash. Files live in a
+// per-user directory only its owner can enter (Dir), and Sweep removes only
+// what the sweeping user owns. A segment larger than the machine can hold is
+// refused with ErrNoRoom naming the limit. The package never
 // panics across its boundary, never leaves a child process behind its
 // parent, and never measures without verifying.
 package ipc

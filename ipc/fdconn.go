@@ -315,8 +315,9 @@ func (c *fdConn) more(ctx context.Context) error {
 }
 
 func (c *fdConn) eof(err error) error {
-	if errors.Is(err, io.EOF) && c.peerDead.Load() {
-		return fmt.Errorf("%s: %w", c.name, ErrPeerDied)
+	// A FIFO has no orderly close: its writer gone is its peer gone.
+	if errors.Is(err, io.EOF) && (c.peerDead.Load() || c.fifo) {
+		return fmt.Errorf("%s: %w: %w", c.name, ErrPeerDied, io.EOF)
 	}
 	return err
 }

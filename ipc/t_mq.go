@@ -107,6 +107,9 @@ func mqDepth(o Options) int {
 }
 
 func mqLimitError(err error, o Options, size int) error {
+	if err == unix.ENOSPC {
+		return fmt.Errorf("posix-mq: create a queue: %w: the OS limit /proc/sys/fs/mqueue/queues_max (queues on the machine, for users without CAP_SYS_RESOURCE) is %s: %v", ErrNoRoom, readProc("/proc/sys/fs/mqueue/queues_max"), err)
+	}
 	var rl unix.Rlimit
 	unix.Getrlimit(unix.RLIMIT_MSGQUEUE, &rl)
 	return fmt.Errorf("posix-mq: queue of %d messages of %d bytes: %w: %v (OS limits: /proc/sys/fs/mqueue/msgsize_max = %s, /proc/sys/fs/mqueue/msg_max = %s, RLIMIT_MSGQUEUE = %d bytes for all queues of the user)",
@@ -121,7 +124,7 @@ func checkPosixMQ(o Options, size int) error {
 	defer release(resMQ, name)
 	fd, err := mqOpen(name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, &mqAttr{MaxMsg: int64(mqDepth(o)), MsgSize: int64(size)})
 	if err != nil {
-		if err == unix.EINVAL || err == unix.EMFILE || err == unix.ENOMEM {
+		if err == unix.EINVAL || err == unix.EMFILE || err == unix.ENOMEM || err == unix.ENOSPC {
 			return mqLimitError(err, o, size)
 		}
 		return fmt.Errorf("posix-mq: check %d-byte messages: %w", size, err)
@@ -146,7 +149,7 @@ func listenPosixMQ(o Options) (*endpoint, error) {
 				unix.Close(fd)
 			}
 			remove()
-			if err == unix.EINVAL || err == unix.EMFILE || err == unix.ENOMEM {
+			if err == unix.EINVAL || err == unix.EMFILE || err == unix.ENOMEM || err == unix.ENOSPC {
 				return nil, mqLimitError(err, o, o.MaxMessage)
 			}
 			return nil, fmt.Errorf("mq_open %s: %w", n, err)

@@ -2,12 +2,15 @@ package ipc
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/go-zeromq/zmq4"
 )
@@ -105,6 +108,10 @@ func (c *zmqConn) fail(op string, ctx context.Context, err error) error {
 	}
 	if c.peerDead.Load() {
 		return fmt.Errorf("%s: %s: %w", c.name, op, ErrPeerDied)
+	}
+	// The connection to the one peer ended under zmq4: the peer is gone.
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return fmt.Errorf("%s: %s: %w: %w", c.name, op, ErrPeerDied, err)
 	}
 	return fmt.Errorf("%s: %s: %w", c.name, op, err)
 }

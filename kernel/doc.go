@@ -15,4 +15,10 @@
 // order they arrive. Stream output is batched (about 40 ms or 64 KiB per
 // message) and always flushed before any other IOPub message, so a front end
 // sees output in the order the cell produced it.
+//
+// Nothing that reaches a port before authentication can crash or stall it:
+// every socket accepts through a guard (zmtp.go) that checks the ZeroMQ
+// handshake in its own goroutine under a deadline and bounds frames, and a
+// signed message replayed with a msg_id already seen is dropped. Log lines
+// carry at most 256 bytes of any field.
 package kernel

@@ -308,7 +308,7 @@ func FuzzZMTP(f *testing.F) {
 		if err != nil {
 			t.Fatalf("connect: %v", err)
 		}
-		c.SetDeadline(time.Now().Add(300 * time.Millisecond))
+		c.SetDeadline(time.Now().Add(50 * time.Millisecond))
 		c.Write(append(append([]byte(nil), zmtpGreeting...), data...))
 		io.Copy(io.Discard, c)
 		c.Close()

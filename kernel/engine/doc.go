@@ -73,4 +73,13 @@
 // by internal/cellio, rich output and the end-of-cell marker, so that both
 // stay in order. A thread blocked reading standard input is seen in /proc
 // and answered with an input_request.
+//
+// # What it leaves behind
+//
+// Nothing, however a session ends (hygiene.go): processes cells and
+// !commands start are ended with the session and with the kernel, ipc
+// objects of ended sessions are swept at start, close and restart, and each
+// go command's temporary files are removed when it ends. Built programs are
+// cached only in a directory no other user can write, and each is checked
+// against the content hash recorded when it was built (workspace.go).
 package engine
