@@ -19,6 +19,6 @@
 // Nothing that reaches a port before authentication can crash or stall it:
 // every socket accepts through a guard (zmtp.go) that checks the ZeroMQ
 // handshake in its own goroutine under a deadline and bounds frames, and a
-// signed message replayed with a msg_id already seen is dropped. Log lines
+// signed message replayed with a signature already seen is dropped. Log lines
 // carry at most 256 bytes of any field.
 package kernel

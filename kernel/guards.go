@@ -9,10 +9,12 @@ import (
 
 // Two small guards on what peers send, beyond the signature check.
 
-// replayWindow is how many recent msg_ids the kernel remembers; a signed
-// message sent again with the same msg_id (a replay by someone who saw it
-// on the wire or in a log) is dropped, as jupyter_client's Session drops a
-// digest it has seen (digest_history_size, 2^16).
+// replayWindow is how many recent signatures the kernel remembers; a signed
+// message sent again unchanged (a replay by someone who saw it on the wire
+// or in a log) is dropped, as jupyter_client's Session drops a digest it has
+// seen (digest_history_size, 2^16). Not the msg_id: jupyter_client's
+// KernelManager and KernelClient number their msg_ids separately under one
+// session id, so two different messages may share one.
 const replayWindow = 1 << 16
 
 type replayGuard struct {

@@ -45,3 +45,25 @@ func TestHugeMsgTypeLoggedShort(t *testing.T) {
 		}
 	}
 }
+
+// TestSameMsgIDDifferentMessages: jupyter_client's KernelManager and its
+// client count msg_ids separately under one session id, so an
+// interrupt_request may carry an execute_request's msg_id. Both are served:
+// only an unchanged copy is a replay.
+func TestSameMsgIDDifferentMessages(t *testing.T) {
+	k := startKernel(t, &fakeengine.Engine{}, "secret")
+	id := newID()
+	for i, sock := range []string{"shell", "control"} {
+		h := header{MsgID: id, Session: k.session, Username: "test", Date: timestamp(time.Now().Add(time.Duration(i) * time.Millisecond)), MsgType: "kernel_info_request", Version: protocolVersion}
+		frames, err := k.sign.encode(nil, h, nil, nil, map[string]any{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k.sendFrames(sock, frames)
+		k.reply(sock, id, "kernel_info_reply")
+		k.drain()
+	}
+	if strings.Contains(k.logs.String(), "replayed") {
+		t.Fatalf("a message that only shares a msg_id was dropped as a replay:\n%s", k.logs.String())
+	}
+}

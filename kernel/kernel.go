@@ -358,8 +358,11 @@ func (k *kernel) receive(sock zmq4.Socket, name string, out chan<- *message, seq
 			}
 			continue
 		}
-		if !k.replays.fresh(m.header.MsgID) {
-			k.log.Warn("dropped a replayed message (a msg_id already seen)", "socket", name, "msg_type", m.header.MsgType, "msg_id", m.header.MsgID)
+		// Keyed on the signature, as jupyter_client's digest_history is: the
+		// msg_id alone is not unique (jupyter_client's KernelManager and its
+		// client count msg_ids separately under one session id).
+		if m.signature != "" && !k.replays.fresh(m.signature) {
+			k.log.Warn("dropped a replayed message (a signature already seen)", "socket", name, "msg_type", m.header.MsgType, "msg_id", m.header.MsgID)
 			continue
 		}
 		m.seq = seq.Add(1)

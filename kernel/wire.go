@@ -46,6 +46,9 @@ type message struct {
 	parts   [4][]byte // header, parent_header, metadata, content
 	buffers [][]byte
 	seq     uint64 // arrival order on its socket
+	// signature is the HMAC as sent ("" without a key): the replay guard's
+	// key, since two messages never share one unless one is a copy.
+	signature string
 }
 
 // rawHeader is the header exactly as received; replies carry it as their
@@ -143,7 +146,7 @@ func decode(frames [][]byte, s signer) (*message, error) {
 	if !s.verify(frames[d+1], parts) {
 		return nil, errBadSignature
 	}
-	m := &message{ids: frames[:d], buffers: frames[d+6:]}
+	m := &message{ids: frames[:d], buffers: frames[d+6:], signature: string(frames[d+1])}
 	copy(m.parts[:], parts)
 	if !isObject(parts[0]) {
 		return nil, errors.New("header is not a JSON object")
