@@ -249,6 +249,17 @@ func (c *cappedOutput) Display(data, metadata map[string]any, displayID string, 
 	}
 }
 
+// memoryNote returns a line for the crash report of a session process
+// whose peak resident memory came within a tenth of the memory limit: Go
+// then ends in "out of memory", a failed thread start or a fault, depending
+// on which allocation hit the limit first.
+func (l Limits) memoryNote(maxRSS int64) string {
+	if l.Memory > 0 && maxRSS >= l.Memory/10*9 {
+		return fmt.Sprintf("\nipclab: the session process used %s: out of memory\n", sizeString(maxRSS>>20<<20))
+	}
+	return ""
+}
+
 // crashHint names the limit a session process that died with stderr most
 // likely reached, or returns "".
 func (l Limits) crashHint(stderr string) string {
