@@ -552,7 +552,7 @@ func (e *Engine) runInSession(ctx context.Context, req Request, t *translation, 
 		tail := sess.stderrTail()
 		e.restartLost(sess, "the session process ended")
 		e.commit(t)
-		return Result{Err: e.crashError(label, sess.waitErr, tail)}, true
+		return Result{Err: e.crashError(label, sess.waitErr, tail+e.opts.Limits.memoryNote(sess.maxRSS))}, true
 	case runErr != nil:
 		return internalError(runErr), true
 	}
@@ -747,7 +747,7 @@ func (e *Engine) executeRebuild(ctx context.Context, req Request, t *translation
 	case errors.Is(runErr, context.Canceled):
 		return Result{Err: interruptedError("the cell was interrupted; it is not kept, since later cells would run it again")}
 	case errors.Is(runErr, errSessionDied):
-		return Result{Err: e.crashError(label, sess.waitErr, sess.stderrTail())}
+		return Result{Err: e.crashError(label, sess.waitErr, sess.stderrTail()+e.opts.Limits.memoryNote(sess.maxRSS))}
 	case runErr != nil:
 		return internalError(runErr)
 	}

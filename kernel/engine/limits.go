@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -190,28 +191,45 @@ func capOutput(out Output, limit int64) Output {
 	return &cappedOutput{Output: out, limit: limit}
 }
 
-// take reports whether n more bytes may go out, and sends the notice the
-// first time they may not.
-func (c *cappedOutput) take(n int64) bool {
+// take returns how many of n more bytes may go out; cut is set the first
+// time not all of them may (the caller then sends the notice).
+func (c *cappedOutput) take(n int64) (ok int64, cut bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.cut {
-		return false
+		return 0, false
 	}
 	if c.sent+n <= c.limit {
 		c.sent += n
-		return true
+		return n, false
 	}
 	c.cut = true
+	ok = c.limit - c.sent
+	c.sent = c.limit
+	return ok, true
+}
+
+func (c *cappedOutput) notice() {
 	c.Output.Stream("stderr", fmt.Sprintf("\nipclab: this cell's output passed %s; the rest is not shown (%s in the kernel spec's env sets the limit).\n",
 		sizeString(c.limit), EnvOutputLimit))
-	return false
 }
 
 func (c *cappedOutput) Stream(name, text string) {
-	if c.take(int64(len(text))) {
-		c.Output.Stream(name, text)
+	n, cut := c.take(int64(len(text)))
+	if !cut {
+		if n > 0 {
+			c.Output.Stream(name, text)
+		}
+		return
 	}
+	part := text[:n]
+	for len(part) > 0 && !utf8.ValidString(part) { // do not split a character
+		part = part[:len(part)-1]
+	}
+	if part != "" {
+		c.Output.Stream(name, part)
+	}
+	c.notice()
 }
 
 func (c *cappedOutput) Display(data, metadata map[string]any, displayID string, update bool) {
@@ -223,9 +241,23 @@ func (c *cappedOutput) Display(data, metadata map[string]any, displayID string, 
 			n += 64
 		}
 	}
-	if c.take(n) {
+	switch ok, cut := c.take(n); {
+	case cut:
+		c.notice()
+	case ok > 0 || n == 0:
 		c.Output.Display(data, metadata, displayID, update)
 	}
+}
+
+// memoryNote returns a line for the crash report of a session process
+// whose peak resident memory came within a tenth of the memory limit: Go
+// then ends in "out of memory", a failed thread start or a fault, depending
+// on which allocation hit the limit first.
+func (l Limits) memoryNote(maxRSS int64) string {
+	if l.Memory > 0 && maxRSS >= l.Memory/10*9 {
+		return fmt.Sprintf("\nipclab: the session process used %s: out of memory\n", sizeString(maxRSS>>20<<20))
+	}
+	return ""
 }
 
 // crashHint names the limit a session process that died with stderr most

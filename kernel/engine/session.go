@@ -31,6 +31,7 @@ type session struct {
 	preludeLoaded bool
 	sendMu        sync.Mutex // one command line at a time
 	waitErr       error
+	maxRSS        int64 // bytes, once the process has ended
 
 	mu      sync.Mutex
 	sink    Output       // where output goes now
@@ -101,6 +102,9 @@ func startSession(host, dir string, env []string, sink Output, lim Limits) (*ses
 	go s.read(errR, "stderr")
 	go func() {
 		s.waitErr = cmd.Wait()
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			s.maxRSS = ru.Maxrss << 10
+		}
 		// Workers the cells started share the process group: end them too,
 		// then give the readers a moment to pass on the last output.
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)

@@ -301,7 +301,8 @@ func probe(list string) []string {
 
 
 def probe_cell(targets):
-    return 'for _, h := range probe(`%s`) { fmt.Println("BREACH", h) }\nfmt.Println("probed %d")' % (
+    """PROBE and its call in one cell."""
+    return PROBE + '\nfor _, h := range probe(`%s`) { fmt.Println("BREACH", h) }\nfmt.Println("probed %d")' % (
         json.dumps([{"Kind": k, "Name": n} for k, n in targets]), len(targets))
 
 
@@ -325,7 +326,10 @@ class HubTest(unittest.TestCase):
     @classmethod
     def _setup(cls):
         for u in USERS.values():
-            sh("useradd", "--create-home", "--shell", "/bin/sh", u)
+            # Homes 0700, as the README asks of a class (Debian 12's adduser
+            # does this; useradd's default 0755 lets every student read the
+            # others' notebooks and Go build caches).
+            sh("useradd", "--create-home", "-K", "HOME_MODE=0700", "--shell", "/bin/sh", u)
             cls.created.append(u)
             subprocess.run(["chpasswd"], input="%s:%s\n" % (u, PASSWORDS[u]), text=True, check=True)
         log("users", " ".join(USERS.values()))
@@ -477,7 +481,6 @@ class HubTest(unittest.TestCase):
                 if len(targets) > 400:
                     break
 
-        self.cell("a", PROBE)
         probe = self.cell("a", probe_cell(targets))
         breaches = [l for l in probe.text().splitlines() if l.startswith("BREACH")]
         self.assertIn("probed %d" % len(targets), probe.text())
@@ -536,11 +539,11 @@ class HubTest(unittest.TestCase):
             orphans = resources_of(bu)
             log("B's kernel killed; left behind: %d entries" % len(orphans))
             # A's kernel sweeps, and a new kernel of A starts (its start-up clean-up).
-            c = self.cell("a", 'n, err := ipc.Sweep()\nfmt.Println("SWEPT", n, err)')
+            c = self.cell("a", 'swept, err := ipc.Sweep()\nfmt.Println("SWEPT", swept, err)')
             self.assertIn("SWEPT", c.text())
             self.assertIn("<nil>", c.text(), "A's sweep tried to remove what is not A's: %s" % c.text())
             k2 = self.aw(self.servers[USERS["a"]].start_kernel(KERNEL))
-            c2 = self.aw(k2.execute('n, err := ipc.Sweep()\nfmt.Println("SWEPT", n, err)', timeout=CELL))
+            c2 = self.aw(k2.execute('swept, err := ipc.Sweep()\nfmt.Println("SWEPT", swept, err)', timeout=CELL))
             self.aw(k2.shutdown())
             self.assertIn("<nil>", c2.text(), repr(c2))
             gone = [(k, n) for k, n in orphans if still_there(k, n) is False]
@@ -552,7 +555,7 @@ class HubTest(unittest.TestCase):
         self.kernels.pop("b", None)
         # (ipc's sweep runs before a process's first ipc resource; the
         # kernel's start-up clean-up removes the dead session's directory.)
-        c = self.cell("b", 'n, err := ipc.Sweep()\nfmt.Println("SWEPT", n, err)')
+        c = self.cell("b", 'swept, err := ipc.Sweep()\nfmt.Println("SWEPT", swept, err)')
         dead_ws = [(k, n) for k, n in orphans if os.path.basename(n).startswith("ipclab-session-")]
         left = [(k, n) for k, n in list(getattr(self, "held", [])) + dead_ws if still_there(k, n)]
         self.assertEqual(left, [], "B's next kernel left the crashed session's resources: %s" % c.text())
@@ -628,7 +631,9 @@ for i := 0; i < 1000000; i++ { fmt.Print(line) }''')
             ui = uid(u)
             procs = [(p, cmdline(p)) for p in procs_of(ui)]
             self.assertEqual(procs, [], "processes of %s left" % u)
-            left = [r for r in resources_of(ui)]
+            # ipc's private directory of the user may stay, empty (0700).
+            left = [(k, p) for k, p in resources_of(ui)
+                    if not (os.path.basename(p) == "ipclab-uid-%d" % ui and os.path.isdir(p) and not os.listdir(p))]
             self.assertEqual(left, [], "%s left resources after an orderly shutdown" % u)
 
 
