@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode/utf16"
@@ -54,7 +55,17 @@ type goplsClient struct {
 	pending  map[int]chan json.RawMessage
 	versions map[string]int // open documents → version
 	dead     chan struct{}
+	// warm is set once gopls has answered a request: until then it is
+	// still loading the session's packages (seconds), so requests wait only
+	// goplsColdWait and the go/types fallback answers meanwhile.
+	warm atomic.Bool
 }
+
+// goplsColdWait is how long a request waits for a gopls that has not
+// answered yet. Front ends drop a completion that takes longer than about a
+// second (JupyterLab after 1 s), so the first Tab after a kernel starts gets
+// go/types' answer rather than nothing; gopls goes on loading meanwhile.
+const goplsColdWait = 700 * time.Millisecond
 
 type lspMessage struct {
 	JSONRPC string           `json:"jsonrpc"`
@@ -324,13 +335,21 @@ func (e *Engine) goplsAsk(method, code string, cursor int) (json.RawMessage, boo
 	defer e.goplsRelease()
 	files, text, at := e.goplsView(code, byteOffset(code, cursor))
 	g.sync(files)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	wait := 20 * time.Second
+	if !g.warm.Load() {
+		wait = goplsColdWait
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	raw, err := g.call(ctx, method, map[string]any{
 		"textDocument": map[string]string{"uri": "file://" + filepath.Join(g.dir, checkFile)},
 		"position":     position(text, at),
 	})
-	if err != nil || raw == nil || string(raw) == "null" {
+	if err != nil {
+		return nil, false
+	}
+	g.warm.Store(true)
+	if raw == nil || string(raw) == "null" {
 		return nil, false
 	}
 	return raw, true

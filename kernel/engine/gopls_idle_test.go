@@ -38,7 +38,7 @@ func TestGoplsStartsLazilyAndStopsWhenIdle(t *testing.T) {
 		t.Fatalf("gopls runs before any completion: %v", g)
 	}
 	for round := 1; round <= 2; round++ {
-		c := e.Complete("fmt.Prin", len("fmt.Prin"))
+		c := completeWhenWarm(t, e, "fmt.Prin", e.Complete("fmt.Prin", len("fmt.Prin")))
 		if c.Metadata["ipclab_source"] != "gopls" {
 			t.Fatalf("round %d: completion answered by %v, want gopls", round, c.Metadata["ipclab_source"])
 		}
