@@ -3,10 +3,9 @@ package cellhost
 import (
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
 
+	"github.com/ipclab/ipclab/internal/proctab"
 	"golang.org/x/sys/unix"
 )
 
@@ -40,36 +39,7 @@ func endDescendants() { killDescendants(0) }
 // killDescendants SIGKILLs every descendant of this process (found through
 // /proc) and the rest of its process group, then exits with code.
 func killDescendants(code int) {
-	me := os.Getpid()
-	for range 3 { // children may fork while we look
-		children := map[int][]int{}
-		ents, _ := os.ReadDir("/proc")
-		for _, e := range ents {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil {
-				continue
-			}
-			b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-			if err != nil {
-				continue
-			}
-			s := string(b)
-			if i := strings.LastIndexByte(s, ')'); i >= 0 {
-				if f := strings.Fields(s[i+1:]); len(f) > 1 {
-					ppid, _ := strconv.Atoi(f[1])
-					children[ppid] = append(children[ppid], pid)
-				}
-			}
-		}
-		var walk func(int)
-		walk = func(p int) {
-			for _, c := range children[p] {
-				syscall.Kill(c, syscall.SIGKILL)
-				walk(c)
-			}
-		}
-		walk(me)
-	}
+	proctab.KillTree(os.Getpid(), false)
 	signal.Ignore(syscall.SIGTERM)
 	syscall.Kill(0, syscall.SIGTERM) // the group: itself ignores it
 	for _, pid := range groupMembers() {
@@ -82,21 +52,9 @@ func killDescendants(code int) {
 func groupMembers() []int {
 	me, pg := os.Getpid(), syscall.Getpgrp()
 	var out []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == me {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		if i := strings.LastIndexByte(s, ')'); i >= 0 {
-			if f := strings.Fields(s[i+1:]); len(f) > 2 && f[2] == strconv.Itoa(pg) {
-				out = append(out, pid)
-			}
+	for _, p := range proctab.List() {
+		if p.PGID == pg && p.PID != me {
+			out = append(out, p.PID)
 		}
 	}
 	return out

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ipclab/ipclab/internal/proctab"
 	"github.com/ipclab/ipclab/ipc"
 	"golang.org/x/sys/unix"
 )
@@ -447,28 +448,18 @@ func reapOrphans() {
 	deadline := time.Now().Add(3 * time.Second)
 	for {
 		left := 0
-		ents, _ := os.ReadDir("/proc")
-		for _, e := range ents {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil {
+		for _, p := range proctab.List() {
+			if p.PPID != os.Getpid() {
 				continue
 			}
-			stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-			if err != nil {
-				continue
-			}
-			// pid (comm) state ppid …; comm may hold spaces and parentheses
-			f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-			if len(f) < 2 || f[1] != strconv.Itoa(os.Getpid()) {
-				continue
-			}
+			pid := p.PID
 			children.Lock()
 			ours := children.m[pid]
 			children.Unlock()
 			if ours {
 				continue
 			}
-			if f[0] == "Z" {
+			if p.State == 'Z' {
 				var ws unix.WaitStatus
 				unix.Wait4(pid, &ws, unix.WNOHANG, nil)
 			} else {

@@ -3,10 +3,9 @@ package engine
 import (
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 
+	"github.com/ipclab/ipclab/internal/proctab"
 	"github.com/ipclab/ipclab/ipc"
 )
 
@@ -63,32 +62,4 @@ func privateGoTemp(env []string) ([]string, func()) {
 }
 
 // killTree SIGKILLs pid and every descendant of it.
-func killTree(pid int) {
-	children := map[int][]int{}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		if i := strings.LastIndexByte(s, ')'); i >= 0 {
-			if f := strings.Fields(s[i+1:]); len(f) > 1 {
-				ppid, _ := strconv.Atoi(f[1])
-				children[ppid] = append(children[ppid], p)
-			}
-		}
-	}
-	var walk func(int)
-	walk = func(p int) {
-		syscall.Kill(p, syscall.SIGKILL)
-		for _, c := range children[p] {
-			walk(c)
-		}
-	}
-	walk(pid)
-}
+func killTree(pid int) { proctab.KillTree(pid, true) }
