@@ -616,7 +616,7 @@ for i := 0; i < 1000000; i++ { fmt.Print(line) }''')
 
     def others_alive(self):
         for who in "ab":
-            self.assertEqual(self.cell(who, "n + 1").result(), "4", who)
+            self.assertEqual(self.cell(who, "1 + 3").result(), "4", who)
         self.aw(self.hub.api("GET", "/hub/api/users"))
 
     # Nothing left.
