@@ -181,25 +181,37 @@ func Guard(limit time.Duration, f func(ctx context.Context) error) error {
 		if onCell {
 			cellrt.SetCellThread(int64(unix.Gettid()))
 		}
+		forget := cellrt.Watch()
+		defer forget()
+		returned := false
 		defer func() {
 			r := recover()
 			switch v := r.(type) {
 			case nil:
+				if returned {
+					break
+				}
+				// os.Exit and log.Fatal end the goroutine with runtime.Goexit.
+				if end, ok := cellrt.TakeEnd(); ok && !end.Goexit {
+					done <- fmt.Errorf("the code called os.Exit(%d)", end.Code)
+				} else {
+					done <- errors.New("the code called runtime.Goexit")
+				}
 			case cellrt.Interrupted:
 				if timedOut.Load() {
 					done <- fmt.Errorf("%w (%v): an endless loop?", ErrTimeLimit, limit)
 				} else {
 					done <- v // the user interrupted the cell
 				}
-			case cellrt.ExitCalled:
-				done <- fmt.Errorf("the code called os.Exit(%d)", v.Code)
 			case Failure:
 				done <- fmt.Errorf("%s", v.Error())
 			default:
 				done <- fmt.Errorf("panic: %v", r)
 			}
 		}()
-		done <- f(ctx)
+		err := f(ctx)
+		returned = true
+		done <- err
 	}()
 	restore := func() {
 		if onCell {

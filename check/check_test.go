@@ -43,6 +43,7 @@ func TestChecks(t *testing.T) {
 			Run("p", time.Second, func(ctx context.Context) error { var m map[int]int; m[1] = 1; return nil })
 		}, "FAIL p: panic: assignment to entry in nil map"},
 		{"run exit", func() { Run("x", time.Second, func(ctx context.Context) error { cellrt.Exit(1); return nil }) }, "FAIL x: the code called os.Exit(1)"},
+		{"run goexit", func() { Run("g", time.Second, func(ctx context.Context) error { cellrt.Goexit(); return nil }) }, "FAIL g: the code called runtime.Goexit"},
 		{"run deadlock", func() { Run("d", 100*time.Millisecond, func(ctx context.Context) error { <-block; return nil }) }, "FAIL d: time limit exceeded (100ms): the code is blocked"},
 		{"run ctx", func() {
 			Run("c", 100*time.Millisecond, func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })

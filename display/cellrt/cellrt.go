@@ -234,6 +234,16 @@ func Go(f func()) {
 	}()
 }
 
+// Watch has the calling goroutine's os.Exit, log.Fatal or runtime.Goexit
+// kept for its own deferred TakeEnd, as a cell goroutine's is, rather than
+// reported as a library goroutine's; forget undoes it. Package check runs a
+// student's function this way and says how it ended.
+func Watch() (forget func()) {
+	id := goid()
+	origins.Store(id, current.Load())
+	return func() { origins.Delete(id) }
+}
+
 // Stack is the calling goroutine's stack, as runtime/debug.Stack gives it.
 func Stack() []byte {
 	buf := make([]byte, 4096)
