@@ -260,6 +260,29 @@ func (l Limits) memoryNote(maxRSS int64) string {
 	return ""
 }
 
+// faultInMemoryManager reports whether stderr is Go's report of a fault
+// whose first frame is in the runtime's allocator or collector: where an
+// allocation is refused by RLIMIT_DATA, Go sometimes faults there instead
+// of saying "out of memory", before the resident size grows near the limit.
+func faultInMemoryManager(stderr string) bool {
+	if !strings.HasPrefix(stderr, "SIGSEGV") && !strings.HasPrefix(stderr, "unexpected fault address") {
+		return false
+	}
+	for _, line := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(line, "\t") { // the first frame's file
+			i := strings.LastIndex(line, "/src/runtime/")
+			if i < 0 {
+				return false
+			}
+			f := line[i+len("/src/runtime/"):]
+			return strings.HasPrefix(f, "mgc") || strings.HasPrefix(f, "malloc") || strings.HasPrefix(f, "mheap") ||
+				strings.HasPrefix(f, "mcentral") || strings.HasPrefix(f, "mcache") || strings.HasPrefix(f, "mbitmap") ||
+				strings.HasPrefix(f, "mspanset") || strings.HasPrefix(f, "mwbbuf") || strings.HasPrefix(f, "mem_")
+		}
+	}
+	return false
+}
+
 // crashHint names the limit a session process that died with stderr most
 // likely reached, or returns "".
 func (l Limits) crashHint(stderr string) string {
@@ -268,6 +291,8 @@ func (l Limits) crashHint(stderr string) string {
 	switch {
 	case l.Memory > 0 && (strings.Contains(stderr, "out of memory") || strings.Contains(stderr, "cannot allocate memory")):
 		return "it reached the kernel's limit of " + mem
+	case l.Memory > 0 && faultInMemoryManager(stderr):
+		return "it most likely reached the kernel's limit of " + mem + " (Go's runtime faulted while managing memory)"
 	case strings.Contains(stderr, "pthread_create failed") || strings.Contains(stderr, "failed to create new OS thread"):
 		switch {
 		case l.Memory > 0 && l.Procs > 0:

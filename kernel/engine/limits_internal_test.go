@@ -43,3 +43,26 @@ func TestCappedOutput(t *testing.T) {
 		t.Error("a zero limit must not wrap the output")
 	}
 }
+
+// TestFaultInMemoryManager: Go sometimes faults in its collector instead of
+// saying "out of memory" when RLIMIT_DATA refuses an allocation (seen in
+// TestLimitsBindTheSession); such a death is put down to the memory limit,
+// a fault in cell code is not.
+func TestFaultInMemoryManager(t *testing.T) {
+	for _, tc := range []struct {
+		stderr string
+		want   bool
+	}{
+		{"SIGSEGV: segmentation violation\nPC=0x56763d m=11 sigcode=1 addr=0x0\n\ngoroutine 0 gp=0x35fd060c4f00 m=11 mp=0x35fd062a7008 [idle]:\nruntime.(*spanQueue).tryDrain(0x7f0300000400?, 0x5701a5?, 0xaa28e8?)\n\t/usr/local/go/src/runtime/mgcmark_greenteagc.go:520 +0x5d fp=0x7f0331e9dd28\n", true},
+		{"SIGSEGV: segmentation violation\nPC=0x1 m=0\n\ngoroutine 7 [running]:\nipclab.cell/c0003.Run()\n\tcell3.go:4 +0x166\n", false},
+		{"panic: boom\n\ngoroutine 1 [running]:\nruntime.mallocgc()\n\t/usr/local/go/src/runtime/malloc.go:1\n", false},
+	} {
+		if got := faultInMemoryManager(tc.stderr); got != tc.want {
+			t.Errorf("faultInMemoryManager(%.60q) = %v, want %v", tc.stderr, got, tc.want)
+		}
+		l := Limits{Memory: 512 << 20}
+		if hint := l.crashHint(tc.stderr); (hint != "") != tc.want {
+			t.Errorf("crashHint(%.60q) = %q", tc.stderr, hint)
+		}
+	}
+}
