@@ -15,7 +15,7 @@ DEBIAN_PACKAGES := jupyter-notebook jupyter-server python3-jupyter-client python
 	python3-nbconvert python3-jupyter-kernel-test iproute2 gcc make chromium \
 	jupyter-client jupyterhub node-configurable-http-proxy
 # The notebook the JupyterLab test opens (tests/jupyterlab, make test-jupyterlab).
-JUPYTERLAB_NOTEBOOK ?= notebooks/tour.ipynb
+JUPYTERLAB_NOTEBOOK ?= $(NOTEBOOK)
 
 .PHONY: setup build install install-user demo html reproduce test lint bench bench-kernel bench-verdicts bench-waits gallery clean \
 	test-jupyterlab jupyterlab-build test-readme test-hub class-load assignments

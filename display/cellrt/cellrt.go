@@ -61,14 +61,16 @@ func TakeEnd() (ExitCalled, bool) {
 
 func endGoroutine(e ExitCalled) {
 	id := goid()
-	if _, tracked := origins.Load(id); !tracked && !e.Goexit && !onCellThread() {
+	var tracked bool
+	raceQuiet(func() { _, tracked = origins.Load(id) })
+	if !tracked && !e.Goexit && !onCellThread() {
 		// A goroutine no cell's go statement started (a library's): nobody
 		// reports how it ended, so say it here.
 		if host.GoroutinePanic != nil {
 			host.GoroutinePanic(0, e, Stack())
 		}
 	} else {
-		ends.Store(id, e)
+		raceQuiet(func() { ends.Store(id, e) })
 	}
 	runtime.Goexit()
 }
@@ -205,18 +207,22 @@ func Zero[T any](p *T) {
 // running now, or, for a goroutine started by another one, that one's cell.
 func Go(f func()) {
 	cell := current.Load()
-	if o, ok := origins.Load(goid()); ok {
-		cell = o.(int64)
-	}
+	raceQuiet(func() {
+		if o, ok := origins.Load(goid()); ok {
+			cell = o.(int64)
+		}
+	})
 	go func() {
 		id := goid()
-		origins.Store(id, cell)
+		raceQuiet(func() { origins.Store(id, cell) })
 		returned := false
 		defer func() {
-			origins.Delete(id)
+			raceQuiet(func() { origins.Delete(id) })
 			r := recover()
 			if r == nil {
-				end, ok := TakeEnd()
+				var end ExitCalled
+				var ok bool
+				raceQuiet(func() { end, ok = TakeEnd() })
 				if returned || !ok || end.Goexit {
 					return // runtime.Goexit ends a goroutine quietly, as in Go
 				}
