@@ -41,7 +41,7 @@ type Limits struct {
 
 // DefaultLimits are the limits of a kernel whose environment sets none:
 // 4 GiB of memory (at most half the machine's), 512 processes and threads
-// for the user, 8 MiB of output per cell.
+// for the user, 32 MiB of output per cell.
 func DefaultLimits() Limits {
 	mem := int64(4 << 30)
 	var si unix.Sysinfo_t
@@ -50,7 +50,7 @@ func DefaultLimits() Limits {
 			mem = half
 		}
 	}
-	return Limits{Memory: mem, Procs: 512, Output: 8 << 20}
+	return Limits{Memory: mem, Procs: 512, Output: 32 << 20}
 }
 
 // Environment variables that override DefaultLimits, one per field:
@@ -261,23 +261,17 @@ func (l Limits) memoryNote(maxRSS int64) string {
 }
 
 // faultInMemoryManager reports whether stderr is Go's report of a fault
-// whose first frame is in the runtime's allocator or collector: where an
-// allocation is refused by RLIMIT_DATA, Go sometimes faults there instead
-// of saying "out of memory", before the resident size grows near the limit.
+// whose first frame is in the runtime itself (its allocator or collector,
+// seen here): where an allocation is refused by RLIMIT_DATA, Go sometimes
+// faults there instead of saying "out of memory", before the resident size
+// grows near the limit.
 func faultInMemoryManager(stderr string) bool {
 	if !strings.HasPrefix(stderr, "SIGSEGV") && !strings.HasPrefix(stderr, "unexpected fault address") {
 		return false
 	}
 	for _, line := range strings.Split(stderr, "\n") {
 		if strings.HasPrefix(line, "\t") { // the first frame's file
-			i := strings.LastIndex(line, "/src/runtime/")
-			if i < 0 {
-				return false
-			}
-			f := line[i+len("/src/runtime/"):]
-			return strings.HasPrefix(f, "mgc") || strings.HasPrefix(f, "malloc") || strings.HasPrefix(f, "mheap") ||
-				strings.HasPrefix(f, "mcentral") || strings.HasPrefix(f, "mcache") || strings.HasPrefix(f, "mbitmap") ||
-				strings.HasPrefix(f, "mspanset") || strings.HasPrefix(f, "mwbbuf") || strings.HasPrefix(f, "mem_")
+			return strings.Contains(line, "/src/runtime/") // the runtime itself faulted, not the cell's code
 		}
 	}
 	return false

@@ -12,7 +12,7 @@ import (
 
 func TestLimitsFromEnv(t *testing.T) {
 	def := engine.DefaultLimits()
-	if def.Memory <= 0 || def.Memory > 4<<30 || def.Procs != 512 || def.Output != 8<<20 {
+	if def.Memory <= 0 || def.Memory > 4<<30 || def.Procs != 512 || def.Output != 32<<20 {
 		t.Fatalf("DefaultLimits = %+v", def)
 	}
 	for _, tt := range []struct {
