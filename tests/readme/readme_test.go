@@ -38,6 +38,9 @@ var rules = []rule{
 	{prefix: "ipclab install --sys-prefix", how: "run", want: "Installed kernel spec"},
 	{prefix: "conda ", how: "skip", why: "conda is not part of Debian; the test sets CONDA_PREFIX as `conda activate` does and checks environment.yml"},
 	{prefix: "jupyter lab", how: "skip", why: "JupyterLab's server is not packaged by Debian 12; tests/jupyterlab runs JupyterLab's front end (make test-jupyterlab)"},
+	{prefix: "ipclab assign ", how: "skip", why: "it writes into the source tree; cmd/ipclab's TestAssignCommand runs `ipclab assign` on the same notebooks and checks the released ones match byte for byte"},
+	{prefix: "ipclab grade ", how: "skip", why: "grading takes minutes; cmd/ipclab's TestGradeAssignments runs `ipclab grade --source … -o … --jobs 2` on the assignments and their wrong submissions"},
+	{prefix: "sudo ", how: "skip", why: "a course server's system-wide install (every user's); tests/hub (make test-hub) does the same steps as root: apt packages, ipclab and a read-only module cache, `ipclab install --prefix /usr/local --env …`"},
 }
 
 func TestReadmeCommands(t *testing.T) {
@@ -167,6 +170,10 @@ func shellCommands(readme string) []string {
 		case in && strings.HasPrefix(trimmed, "```"):
 			in = false
 		case in:
+			// A line ending in a backslash goes on on the next one.
+			for strings.HasSuffix(trimmed, "\\") && sc.Scan() {
+				trimmed = strings.TrimSuffix(trimmed, "\\") + " " + strings.TrimSpace(sc.Text())
+			}
 			if i := strings.Index(trimmed, " #"); i >= 0 {
 				trimmed = strings.TrimSpace(trimmed[:i])
 			}
