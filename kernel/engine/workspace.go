@@ -145,9 +145,18 @@ func sweepWorkspaces(parent string) {
 	}
 }
 
+// processAlive reports whether pid runs. A zombie does not: a kernel
+// killed with -9 stays one until the server that started it reaps it, and
+// the next kernel, started at once, must still sweep its workspace.
 func processAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if i := bytes.LastIndexByte(b, ')'); err == nil && i >= 0 && i+2 < len(b) && b[i+2] == 'Z' {
+		return false
+	}
+	return true
 }
 
 // goEnv is the environment for the go command and the session process.
