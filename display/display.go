@@ -239,4 +239,10 @@ func writeRecord(m cellio.Message) error {
 // cells in.
 const SessionEnv = "IPCLAB_SESSION"
 
+// StateDirEnv names a private directory that outlives a kernel's session
+// processes (a restart after %goflags or a crash) but not the kernel: the
+// kernel removes it with its workspace. Code in cells keeps there what a
+// later session process of the same kernel must find (verdict's summary).
+const StateDirEnv = "IPCLAB_STATE_DIR"
+
 func inKernel() bool { return os.Getenv(SessionEnv) != "" }

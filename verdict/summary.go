@@ -11,7 +11,6 @@ import (
 	"sync"
 
 	"github.com/ipclab/ipclab/display"
-	"github.com/ipclab/ipclab/ipc"
 )
 
 // SummaryMIME is the MIME type under which a Summary's JSON travels.
@@ -68,11 +67,12 @@ type summaryState struct {
 	Verdicts []Verdict `json:"verdicts"`
 }
 
-// stateFile is where a summary is kept for ResumeSummary: private to the
-// user, per kernel (the session process's parent) and summary id. Empty
-// outside the kernel, where there is nothing to resume.
+// stateFile is where a summary is kept for ResumeSummary: in the kernel's
+// state directory, private to the user and removed with the kernel's
+// workspace. Empty outside the kernel, where there is nothing to resume.
 func (s *Summary) stateFile() string {
-	if os.Getenv(display.SessionEnv) == "" {
+	dir := os.Getenv(display.StateDirEnv)
+	if os.Getenv(display.SessionEnv) == "" || dir == "" {
 		return ""
 	}
 	name := strings.Map(func(r rune) rune {
@@ -81,7 +81,7 @@ func (s *Summary) stateFile() string {
 		}
 		return r
 	}, s.id)
-	return filepath.Join(ipc.Dir(), fmt.Sprintf("summary-%d-%s.json", os.Getppid(), name))
+	return filepath.Join(dir, "summary-"+name+".json")
 }
 
 // save writes the summary for ResumeSummary; a summary that cannot be

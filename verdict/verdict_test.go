@@ -198,6 +198,7 @@ func TestResumeSummary(t *testing.T) {
 	// In a session process the summary is saved for the next one of the
 	// same kernel (same parent process).
 	t.Setenv("IPCLAB_SESSION", "1")
+	t.Setenv("IPCLAB_STATE_DIR", t.TempDir())
 	s := NewSummary("resume-test", "Claims")
 	v := New("1", "one")
 	v.Ratio("inf", 1, 0)

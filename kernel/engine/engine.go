@@ -202,7 +202,8 @@ func (e *Engine) goEnv() []string {
 
 // sessionEnv is the environment of the session process.
 func (e *Engine) sessionEnv() []string {
-	extra := map[string]string{"IPCLAB_SESSION": "1"}
+	// display.SessionEnv and display.StateDirEnv (the state dir goes with the workspace).
+	extra := map[string]string{"IPCLAB_SESSION": "1", "IPCLAB_STATE_DIR": filepath.Join(e.ws, "state")}
 	e.opts.Limits.env(extra)
 	for k, v := range e.env {
 		extra[k] = v
