@@ -27,16 +27,7 @@ func Costs(results ipc.Results) Chart {
 }
 
 func (c Chart) costs() (*figure, error) {
-	mode := c.mode
-	if mode == "" {
-		mode = ipc.PingPong
-		for _, r := range c.results {
-			if modeOf(r) == ipc.Stream {
-				mode = ipc.Stream
-				break
-			}
-		}
-	}
+	mode := c.comparedMode()
 	t := tableOf(c.results, mode, c.sizes)
 	if len(t.at) == 0 {
 		return nil, noData(c.results, mode, "")

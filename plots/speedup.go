@@ -22,16 +22,7 @@ func Speedup(results ipc.Results, baseline string) Chart {
 }
 
 func (c Chart) speedup() (*figure, error) {
-	mode := c.mode
-	if mode == "" {
-		mode = ipc.PingPong
-		for _, r := range c.results {
-			if modeOf(r) == ipc.Stream {
-				mode = ipc.Stream
-				break
-			}
-		}
-	}
+	mode := c.comparedMode()
 	t := tableOf(c.results, mode, c.sizes)
 	if len(t.at) == 0 {
 		return nil, noData(c.results, mode, "")
@@ -148,4 +139,18 @@ func (c Chart) speedup() (*figure, error) {
 	}
 	f.alt = sub + "\n" + alt.String()
 	return f, nil
+}
+
+// comparedMode is the mode a comparison chart draws: Mode's choice, else
+// stream when any result streamed, else ping-pong.
+func (c Chart) comparedMode() ipc.Mode {
+	if c.mode != "" {
+		return c.mode
+	}
+	for _, r := range c.results {
+		if modeOf(r) == ipc.Stream {
+			return ipc.Stream
+		}
+	}
+	return ipc.PingPong
 }
