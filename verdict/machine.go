@@ -121,10 +121,5 @@ func (m Machine) HTML() string {
 // Render is the display bundle: HTML, text, and the JSON under MachineMIME
 // and in the metadata ("ipclab": {"machine": …}).
 func (m Machine) Render() display.Data {
-	js := m.JSON()
-	return display.MIME(display.MIMEMap{
-		display.MIMETypeHTML: m.HTML(),
-		display.MIMETypeText: m.String(),
-		MachineMIME:          js,
-	}, display.MIMEMap{"ipclab": display.MIMEMap{"machine": js}})
+	return bundle(m.HTML(), m.String(), MachineMIME, "machine", m.JSON())
 }

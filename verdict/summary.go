@@ -204,10 +204,5 @@ func (s *Summary) JSON() map[string]any {
 // Render is the display bundle: HTML, text, and the JSON under SummaryMIME
 // and in the metadata ("ipclab": {"summary": …}).
 func (s *Summary) Render() display.Data {
-	js := s.JSON()
-	return display.MIME(display.MIMEMap{
-		display.MIMETypeHTML: s.HTML(),
-		display.MIMETypeText: s.String(),
-		SummaryMIME:          js,
-	}, display.MIMEMap{"ipclab": display.MIMEMap{"summary": js}})
+	return bundle(s.HTML(), s.String(), SummaryMIME, "summary", s.JSON())
 }

@@ -296,12 +296,7 @@ func (v Verdict) HTML() string {
 // Render is the display bundle: HTML, text, and the JSON under VerdictMIME
 // and in the metadata ("ipclab": {"verdict": …}).
 func (v Verdict) Render() display.Data {
-	js := v.JSON()
-	return display.MIME(display.MIMEMap{
-		display.MIMETypeHTML: v.HTML(),
-		display.MIMETypeText: v.String(),
-		VerdictMIME:          js,
-	}, display.MIMEMap{"ipclab": display.MIMEMap{"verdict": js}})
+	return bundle(v.HTML(), v.String(), VerdictMIME, "verdict", v.JSON())
 }
 
 func params(p map[string]string) string {
@@ -315,4 +310,15 @@ func params(p map[string]string) string {
 		parts[i] = k + "=" + p[k]
 	}
 	return strings.Join(parts, " ")
+}
+
+// bundle is how a verdict, a summary and a machine description display:
+// HTML, text, and their JSON under mime and in the output's metadata
+// ("ipclab": {key: …}), where tests and other tools read the numbers.
+func bundle(htmlText, text, mime, key string, js any) display.Data {
+	return display.MIME(display.MIMEMap{
+		display.MIMETypeHTML: htmlText,
+		display.MIMETypeText: text,
+		mime:                 js,
+	}, display.MIMEMap{"ipclab": display.MIMEMap{key: js}})
 }
