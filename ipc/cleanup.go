@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ipclab/ipclab/internal/proctab"
 	"golang.org/x/sys/unix"
 )
 
@@ -249,22 +250,6 @@ func startTime(pid int) string {
 	return ""
 }
 
-func alive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := unix.Kill(pid, 0)
-	if err != nil && !errors.Is(err, unix.EPERM) {
-		return false
-	}
-	// A zombie (its parent died where nobody reaps) holds nothing.
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if i := strings.LastIndexByte(string(b), ')'); err == nil && i > 0 && i+2 < len(b) && b[i+2] == 'Z' {
-		return false
-	}
-	return true
-}
-
 // pidOf returns the PID in a name "ipclab-PID-…", or 0.
 func pidOf(name string) int {
 	name = strings.TrimPrefix(name, "/")
@@ -384,7 +369,7 @@ func Sweep() (int, error) {
 		}
 		for _, e := range ents {
 			pid := pidOf(e.Name())
-			if pid == 0 || pid == os.Getpid() || alive(pid) || strings.HasSuffix(e.Name(), ".ledger") {
+			if pid == 0 || pid == os.Getpid() || proctab.Alive(pid) || strings.HasSuffix(e.Name(), ".ledger") {
 				continue
 			}
 			var st unix.Stat_t
@@ -434,7 +419,7 @@ func sweepLedger(path string) (int, error) {
 	if pid != pidOf(prefix) {
 		return 0, nil
 	}
-	if alive(pid) && (start == "" || startTime(pid) == start) {
+	if proctab.Alive(pid) && (start == "" || startTime(pid) == start) {
 		return 0, nil
 	}
 	removed := 0

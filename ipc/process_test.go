@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ipclab/ipclab/internal/proctab"
 )
 
 // Workers used by the tests below. Registered from init, so that a
@@ -167,7 +169,7 @@ func TestKillProducer(t *testing.T) {
 			syscall.Kill(gp.PID(), syscall.SIGKILL)
 			<-gp.Exited()
 			deadline := time.Now().Add(5 * time.Second)
-			for alive(grandchild) && !isZombie(grandchild) {
+			for proctab.Alive(grandchild) && !isZombie(grandchild) {
 				if time.Now().After(deadline) {
 					t.Fatalf("worker %d still alive 5 s after its parent was killed", grandchild)
 				}

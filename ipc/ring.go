@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/ipclab/ipclab/internal/proctab"
 )
 
 // Wait is how a ring end waits when the ring is empty (consumer) or full
@@ -451,7 +453,7 @@ func (r *Ring) waitFor(ctx context.Context, sleepFlag *uint32, peerIdx *uint64, 
 		}
 		if now := time.Now(); now.Sub(lastCheck) > 50*time.Millisecond {
 			lastCheck = now
-			if pid := atomic.LoadInt32(peerPID); pid != 0 && int(pid) != os.Getpid() && !alive(int(pid)) {
+			if pid := atomic.LoadInt32(peerPID); pid != 0 && int(pid) != os.Getpid() && !proctab.Alive(int(pid)) {
 				return fmt.Errorf("ring: %w: process %d is gone", ErrPeerDied, pid)
 			}
 		}

@@ -9,6 +9,7 @@ package proctab
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"strconv"
 	"syscall"
@@ -47,6 +48,23 @@ func List() []Proc {
 		out = append(out, Proc{PID: pid, PPID: ppid, PGID: pgid, State: f[0][0]})
 	}
 	return out
+}
+
+// Alive reports whether pid runs. A zombie does not: it holds nothing, and
+// stays until its parent reaps it (a kernel killed with -9 stays one until
+// the server that started it notices).
+func Alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if i := bytes.LastIndexByte(b, ')'); err == nil && i >= 0 && i+2 < len(b) && b[i+2] == 'Z' {
+		return false
+	}
+	return true
 }
 
 // Children maps each parent PID to its children's PIDs.

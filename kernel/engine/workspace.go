@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/ipclab/ipclab/internal/proctab"
 )
 
 // workspacePrefix starts the name of every session's build directory, so that
@@ -133,7 +135,7 @@ func sweepWorkspaces(parent string) {
 		}
 		pidStr, _, _ := strings.Cut(rest, "-")
 		pid, err := strconv.Atoi(pidStr)
-		if err != nil || pid == os.Getpid() || processAlive(pid) {
+		if err != nil || pid == os.Getpid() || proctab.Alive(pid) {
 			continue
 		}
 		var st syscall.Stat_t
@@ -143,20 +145,6 @@ func sweepWorkspaces(parent string) {
 		}
 		os.RemoveAll(dir)
 	}
-}
-
-// processAlive reports whether pid runs. A zombie does not: a kernel
-// killed with -9 stays one until the server that started it reaps it, and
-// the next kernel, started at once, must still sweep its workspace.
-func processAlive(pid int) bool {
-	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
-		return false
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if i := bytes.LastIndexByte(b, ')'); err == nil && i >= 0 && i+2 < len(b) && b[i+2] == 'Z' {
-		return false
-	}
-	return true
 }
 
 // goEnv is the environment for the go command and the session process.
