@@ -17,15 +17,19 @@ import (
 // queues) driven with raw system calls, as a C program would: one write per
 // message, reads straight into a buffer. Descriptors are non-blocking; when
 // a call would block, the end sleeps in poll(2) and wakes every 50 ms to
-// check its context and the peer. Byte streams frame each message with a
+// check its context and the peer. Sockets instead block with a 50 ms
+// timeout (timedSocket), and during the harness's trials pipes, FIFOs and
+// queues block too, with a watchdog to end the call (blocking.go): one
+// system call per message, as in C. Byte streams frame each message with a
 // 4-byte little-endian length.
 type fdConn struct {
 	name     string
 	rfd, wfd int
-	stream   bool // needs framing
-	fifo     bool // a read of 0 bytes before any writer is not EOF
-	sockets  bool // use send with MSG_NOSIGNAL
-	timed    bool // blocking socket with SO_RCVTIMEO/SO_SNDTIMEO: no poll needed
+	stream   bool          // needs framing
+	fifo     bool          // a read of 0 bytes before any writer is not EOF
+	sockets  bool          // use send with MSG_NOSIGNAL
+	timed    bool          // blocking socket with SO_RCVTIMEO/SO_SNDTIMEO: no poll needed
+	blk      *blockingMode // blocking descriptors on the owner's thread (blockOnThread)
 	rbuf     []byte
 	rpos     int
 	rend     int
@@ -56,6 +60,12 @@ func newFDConn(name string, rfd, wfd int, stream bool) *fdConn {
 
 func (c *fdConn) write(p []byte) (int, error) {
 	c.calls.Add(1)
+	if b := c.blk; b != nil {
+		b.inCall.Store(true)
+		n, err := c.blockingWrite(p)
+		b.inCall.Store(false)
+		return n, err
+	}
 	if c.sendFn != nil {
 		return c.sendFn(p)
 	}
@@ -68,8 +78,21 @@ func (c *fdConn) write(p []byte) (int, error) {
 	return unix.Write(c.wfd, p)
 }
 
+func (c *fdConn) blockingWrite(p []byte) (int, error) {
+	if c.sendFn != nil {
+		return c.sendFn(p)
+	}
+	return unix.Write(c.wfd, p)
+}
+
 func (c *fdConn) read(p []byte) (int, error) {
 	c.calls.Add(1)
+	if b := c.blk; b != nil {
+		b.inCall.Store(true)
+		n, err := c.blockingRead(p)
+		b.inCall.Store(false)
+		return n, err
+	}
 	if c.recvFn != nil {
 		return c.recvFn(p)
 	}
@@ -77,6 +100,36 @@ func (c *fdConn) read(p []byte) (int, error) {
 		return rawIO(unix.SYS_READ, c.rfd, p)
 	}
 	return unix.Read(c.rfd, p)
+}
+
+func (c *fdConn) blockingRead(p []byte) (int, error) {
+	if c.recvFn != nil {
+		return c.recvFn(p)
+	}
+	return unix.Read(c.rfd, p)
+}
+
+// blockOnThread makes the descriptors blocking for the calling (locked)
+// goroutine's loop; sockets need not, their calls time out by themselves.
+func (c *fdConn) blockOnThread(ctx context.Context) (release func()) {
+	if c.timed || c.blk != nil {
+		return func() {}
+	}
+	b := startBlocking(ctx, func() bool { return c.closed.Load() || c.peerDead.Load() })
+	if b == nil {
+		return func() {}
+	}
+	unix.SetNonblock(c.rfd, false)
+	unix.SetNonblock(c.wfd, false)
+	c.blk = b
+	return func() {
+		c.blk = nil
+		b.end()
+		if !c.closed.Load() {
+			unix.SetNonblock(c.rfd, true)
+			unix.SetNonblock(c.wfd, true)
+		}
+	}
 }
 
 // rawIO is read(2) or write(2) without the Go scheduler's entersyscall and
@@ -110,7 +163,7 @@ func (c *fdConn) timedSocket() *fdConn {
 // wait sleeps until fd is ready for events, ctx is done or the peer is gone.
 func (c *fdConn) wait(ctx context.Context, fd int, events int16) error {
 	done := ctx.Done()
-	if c.timed { // the call itself waited up to 50 ms: just check
+	if c.timed || c.blk != nil { // the call itself waited (timeout or kick): just check
 		var intr interruptWatch
 		if err := intr.err(); err != nil {
 			return fmt.Errorf("%s: %w", c.name, err)
@@ -156,6 +209,15 @@ func (c *fdConn) wait(ctx context.Context, fd int, events int16) error {
 	}
 }
 
+// kicked says why a call returned EINTR: in blocking mode the watchdog may
+// have ended it; otherwise a signal did, and the call is made again.
+func (c *fdConn) kicked(ctx context.Context) error {
+	if c.blk == nil {
+		return nil
+	}
+	return c.wait(ctx, c.rfd, 0)
+}
+
 // writeAll writes p whole, waiting while the descriptor is full.
 func (c *fdConn) writeAll(ctx context.Context, p []byte) error {
 	for len(p) > 0 {
@@ -170,6 +232,9 @@ func (c *fdConn) writeAll(ctx context.Context, p []byte) error {
 				return err
 			}
 		case unix.EINTR:
+			if err := c.kicked(ctx); err != nil {
+				return err
+			}
 		default:
 			return c.sendErr(err, len(p))
 		}
@@ -206,6 +271,9 @@ func (c *fdConn) Send(ctx context.Context, msg []byte) error {
 				continue
 			}
 			if err == unix.EINTR {
+				if err := c.kicked(ctx); err != nil {
+					return err
+				}
 				continue
 			}
 			return c.sendErr(err, len(msg))
@@ -219,12 +287,49 @@ func (c *fdConn) Send(ctx context.Context, msg []byte) error {
 		copy(c.sbuf[4:], msg)
 		return c.writeAll(ctx, c.sbuf[:4+len(msg)])
 	}
+	// Header and message in one gathered write, as C would with writev.
 	var h [4]byte
 	binary.LittleEndian.PutUint32(h[:], uint32(len(msg)))
-	if err := c.writeAll(ctx, h[:]); err != nil {
-		return err
+	bufs := [][]byte{h[:], msg}
+	for len(bufs) > 0 {
+		n, err := c.writeBufs(bufs)
+		if n > 0 {
+			for n > 0 && len(bufs) > 0 {
+				k := min(n, len(bufs[0]))
+				bufs[0], n = bufs[0][k:], n-k
+				if len(bufs[0]) == 0 {
+					bufs = bufs[1:]
+				}
+			}
+			continue
+		}
+		switch err {
+		case unix.EAGAIN:
+			if err := c.wait(ctx, c.wfd, unix.POLLOUT); err != nil {
+				return err
+			}
+		case unix.EINTR:
+			if err := c.kicked(ctx); err != nil {
+				return err
+			}
+		default:
+			return c.sendErr(err, len(msg))
+		}
 	}
-	return c.writeAll(ctx, msg)
+	return nil
+}
+
+// writeBufs is writev(2) (sendmsg(2) with MSG_NOSIGNAL on sockets).
+func (c *fdConn) writeBufs(bufs [][]byte) (int, error) {
+	c.calls.Add(1)
+	if b := c.blk; b != nil {
+		b.inCall.Store(true)
+		defer b.inCall.Store(false)
+	}
+	if c.sockets {
+		return unix.SendmsgBuffers(c.wfd, bufs, nil, nil, unix.MSG_NOSIGNAL)
+	}
+	return unix.Writev(c.wfd, bufs)
 }
 
 // fill reads more bytes into p, waiting if none are there. It returns
@@ -255,6 +360,9 @@ func (c *fdConn) fill(ctx context.Context, p []byte) (int, error) {
 				return 0, err
 			}
 		case unix.EINTR:
+			if err := c.kicked(ctx); err != nil {
+				return 0, err
+			}
 		case unix.ECONNRESET:
 			return 0, fmt.Errorf("%s: receive: %w (%v)", c.name, ErrPeerDied, err)
 		default:

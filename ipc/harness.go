@@ -69,6 +69,10 @@ func serveHarness(ctx context.Context, ctl *control, c Conn) error {
 			return err
 		}
 		u0 := sideUsage(c, locked)
+		unblock := func() {}
+		if locked { // one blocking call per message, as in C (blocking.go)
+			unblock = blockOn(ctx, c)
+		}
 		var err error
 		switch {
 		case cmd.Op == "stream" && isRing:
@@ -93,6 +97,7 @@ func serveHarness(ctx context.Context, ctl *control, c Conn) error {
 		default:
 			err = fmt.Errorf("unknown command %q", cmd.Op)
 		}
+		unblock()
 		if err != nil {
 			return fmt.Errorf("%s of %d-byte messages after %d: %w", cmd.Op, cmd.Size, t.got, err)
 		}
@@ -241,6 +246,9 @@ func (p *peer) runTrial(ctx context.Context, mode Mode, count int64, size int, s
 		if pinCPU >= 0 {
 			pin(pinCPU)
 			defer unpin()
+		}
+		if locked {
+			defer blockOn(lctx, p.conn)()
 		}
 		u0 := sideUsage(p.conn, locked)
 		lr.t0 = time.Now()

@@ -27,8 +27,8 @@ const (
 	// Adaptive spins briefly, then yields, then sleeps on the futex. Its
 	// phases are measured in time, not iterations (a PAUSE takes 10 to 140
 	// cycles depending on the CPU): it spins for at most 4 µs — less after
-	// waits that spinning did not end, so that on a loaded machine it does
-	// not hold a CPU the peer needs — then yields until 50 µs, then sleeps.
+	// waits longer than that, so that on a loaded machine it does not hold a
+	// CPU the peer needs — then yields until 50 µs, then sleeps.
 	Adaptive Wait = "adaptive"
 )
 
@@ -107,12 +107,16 @@ type Ring struct {
 	// calls counts the system calls this end made (futex, sched_yield)
 	// while sending or receiving, for Result's per-message costs.
 	calls atomic.Int64
-	// spinNs is how long an Adaptive wait spins before it yields: halved
-	// when a wait outlasts the spin, doubled when spinning ends one (this
-	// end's own state; waits are made by one goroutine).
+	// spinNs is how long an Adaptive wait spins before it yields (see
+	// adapt; this end's own state: waits are made by one goroutine).
 	spinNs int64
 	_      [64]byte
 }
+
+// shortSpin is how many PAUSEs Next and Claim spend before they set up a
+// full wait (10–40 ns each): short enough to leave Adaptive's time-bounded
+// spin phase in charge on a loaded machine.
+const shortSpin = 8
 
 // Adaptive waiting: the spin phase's bounds and how long to yield before
 // sleeping on the futex.
@@ -250,6 +254,14 @@ func (r *Ring) Claim(ctx context.Context, n int) ([]byte, error) {
 		return b, nil
 	}
 	r.Commit()
+	if r.wait == Spin || r.wait == Adaptive {
+		for range shortSpin {
+			cpuRelax()
+			if b, ok := r.tryClaim(n); ok {
+				return b, nil
+			}
+		}
+	}
 	if atomic.LoadInt32(r.prodPID) == 0 {
 		atomic.StoreInt32(r.prodPID, int32(os.Getpid()))
 	}
@@ -337,6 +349,16 @@ func (r *Ring) Next(ctx context.Context) ([]byte, error) {
 		return b, err
 	}
 	r.Release()
+	if r.wait == Spin || r.wait == Adaptive {
+		// A short wait ends here, without waitFor's set-up: in a spinning
+		// ping-pong the reply comes within a few hundred nanoseconds.
+		for range shortSpin {
+			cpuRelax()
+			if b, ok, err := r.tryNext(); ok || err != nil {
+				return b, err
+			}
+		}
+	}
 	if atomic.LoadInt32(r.consPID) == 0 {
 		atomic.StoreInt32(r.consPID, int32(os.Getpid()))
 	}
@@ -460,13 +482,12 @@ func (r *Ring) waitFor(ctx context.Context, sleepFlag *uint32, peerIdx *uint64, 
 		return errNotYet
 	}
 	var start, waited int64
-	spun := true // an Adaptive wait is still in its spin phase
 	if r.wait == Adaptive {
 		start = nanotime()
 		if r.spinNs == 0 {
 			r.spinNs = adaptiveMaxSpin
 		}
-		defer func() { r.adapt(spun) }()
+		defer func() { r.adapt(nanotime() - start) }()
 	}
 	for i := 0; ; i++ {
 		if ready() {
@@ -481,9 +502,9 @@ func (r *Ring) waitFor(ctx context.Context, sleepFlag *uint32, peerIdx *uint64, 
 			case waited < r.spinNs:
 				strategy = Spin
 			case waited < adaptiveYield:
-				strategy, spun = Yield, false
+				strategy = Yield
 			default:
-				strategy, spun = Futex, false
+				strategy = Futex
 			}
 		}
 		switch strategy {
@@ -519,9 +540,13 @@ func (r *Ring) waitFor(ctx context.Context, sleepFlag *uint32, peerIdx *uint64, 
 
 var errNotYet = fmt.Errorf("not yet")
 
-// adapt sets the next Adaptive spin phase from how the last wait ended.
-func (r *Ring) adapt(spun bool) {
-	if spun {
+// adapt sets the next Adaptive spin phase from how long the last wait took.
+// A wait that a full spin phase would have ended (a spinning peer's reply,
+// a round trip on a quiet machine) asks for a longer spin, even when this
+// one was too short to catch it; only a longer wait, where spinning burns a
+// CPU the peer may need, shortens the spin.
+func (r *Ring) adapt(waited int64) {
+	if waited <= adaptiveMaxSpin {
 		r.spinNs = min(adaptiveMaxSpin, 2*r.spinNs)
 	} else {
 		r.spinNs = max(adaptiveMinSpin, r.spinNs/2)

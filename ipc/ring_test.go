@@ -282,3 +282,24 @@ func FuzzRing(f *testing.F) {
 		}
 	})
 }
+
+// TestAdaptiveSpinRecovers: a round trip just longer than a short spin
+// phase must lengthen it (a quiet ping-pong converges to spinning), and
+// only waits longer than the longest spin shorten it. Before, every wait
+// that outlasted the spin halved it, so a 1 µs round trip held the spin at
+// its 250 ns floor and every wait went on to sched_yield.
+func TestAdaptiveSpinRecovers(t *testing.T) {
+	r := &Ring{wait: Adaptive, spinNs: adaptiveMinSpin}
+	for range 5 {
+		r.adapt(1000) // 1 µs: a spinning peer's reply
+	}
+	if r.spinNs != adaptiveMaxSpin {
+		t.Fatalf("after five 1 µs waits the spin phase is %d ns, want %d", r.spinNs, adaptiveMaxSpin)
+	}
+	for range 5 {
+		r.adapt(200_000) // 200 µs: the peer was not running
+	}
+	if r.spinNs != adaptiveMinSpin {
+		t.Fatalf("after five 200 µs waits the spin phase is %d ns, want %d", r.spinNs, adaptiveMinSpin)
+	}
+}

@@ -278,7 +278,52 @@ type sysvConn struct {
 	abortErr error
 	once     sync.Once
 	cleanup  func() error
-	calls    atomic.Int64 // msgsnd and msgrcv calls made
+	calls    atomic.Int64  // msgsnd and msgrcv calls made
+	blk      *blockingMode // during the harness's trials: block at once (blocking.go)
+}
+
+// blockOnThread lets the calling (locked) goroutine's calls block at once,
+// one system call per message; msgsnd and msgrcv return EINTR on any signal,
+// so the watchdog's kick ends them.
+func (c *sysvConn) blockOnThread(ctx context.Context) (release func()) {
+	if c.blk != nil {
+		return func() {}
+	}
+	b := startBlocking(ctx, func() bool { return c.aborted.Load() || c.peerDead.Load() })
+	if b == nil {
+		return func() {}
+	}
+	c.blk = b
+	return func() { c.blk = nil; b.end() }
+}
+
+// call makes one msgsnd or msgrcv; blocking: without IPC_NOWAIT.
+func (c *sysvConn) call(blocking bool, trap, a1, a2, a3, a4, a5 uintptr) (uintptr, unix.Errno) {
+	c.calls.Add(1)
+	if b := c.blk; b != nil && blocking {
+		b.inCall.Store(true)
+		defer b.inCall.Store(false)
+	}
+	n, _, errno := unix.Syscall6(trap, a1, a2, a3, a4, a5, 0)
+	return n, errno
+}
+
+// kicked says why a blocking call returned EINTR.
+func (c *sysvConn) kicked(op string, ctx context.Context) error {
+	if c.blk == nil {
+		return nil
+	}
+	var intr interruptWatch
+	if err := intr.err(); err != nil {
+		return fmt.Errorf("sysv-mq: %s: %w", op, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if c.peerDead.Load() {
+		return fmt.Errorf("sysv-mq: %s: %w", op, ErrPeerDied)
+	}
+	return nil
 }
 
 func (c *sysvConn) syscalls() int64 { return c.calls.Load() }
@@ -323,9 +368,12 @@ func (c *sysvConn) Send(ctx context.Context, msg []byte) error {
 	*(*int64)(unsafe.Pointer(&c.buf[0])) = c.out
 	copy(c.buf[8:], msg)
 	p := uintptr(unsafe.Pointer(&c.buf[0]))
-	for flags := uintptr(unix.IPC_NOWAIT); ; {
-		c.calls.Add(1)
-		_, _, errno := unix.Syscall6(unix.SYS_MSGSND, uintptr(c.id), p, uintptr(len(msg)), flags, 0, 0)
+	flags := uintptr(unix.IPC_NOWAIT)
+	if c.blk != nil {
+		flags = 0
+	}
+	for {
+		_, errno := c.call(flags == 0, unix.SYS_MSGSND, uintptr(c.id), p, uintptr(len(msg)), flags, 0)
 		switch errno {
 		case 0:
 			return nil
@@ -335,6 +383,9 @@ func (c *sysvConn) Send(ctx context.Context, msg []byte) error {
 				defer c.watch(ctx)()
 			}
 		case unix.EINTR:
+			if err := c.kicked("send", ctx); err != nil {
+				return err
+			}
 		default:
 			return c.fail("send", ctx, errno)
 		}
@@ -343,9 +394,12 @@ func (c *sysvConn) Send(ctx context.Context, msg []byte) error {
 
 func (c *sysvConn) Recv(ctx context.Context, buf []byte) (int, error) {
 	p := uintptr(unsafe.Pointer(&c.rbuf[0]))
-	for flags := uintptr(unix.IPC_NOWAIT); ; {
-		c.calls.Add(1)
-		n, _, errno := unix.Syscall6(unix.SYS_MSGRCV, uintptr(c.id), p, uintptr(len(c.rbuf)-8), uintptr(c.in), flags, 0)
+	flags := uintptr(unix.IPC_NOWAIT)
+	if c.blk != nil {
+		flags = 0
+	}
+	for {
+		n, errno := c.call(flags == 0, unix.SYS_MSGRCV, uintptr(c.id), p, uintptr(len(c.rbuf)-8), uintptr(c.in), flags)
 		switch errno {
 		case 0:
 			if int(n) > len(buf) {
@@ -358,6 +412,9 @@ func (c *sysvConn) Recv(ctx context.Context, buf []byte) (int, error) {
 				defer c.watch(ctx)()
 			}
 		case unix.EINTR:
+			if err := c.kicked("receive", ctx); err != nil {
+				return 0, err
+			}
 		default:
 			return 0, c.fail("receive", ctx, errno)
 		}

@@ -1,0 +1,80 @@
+package ipc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Transports whose harness loops block in the kernel with a watchdog
+// (blocking.go) rather than polling.
+var blockingTransports = []string{"pipe", "fifo", "posix-mq", "sysv-mq"}
+
+// TestOneCallPerMessage: in a ping-pong each side makes one write and one
+// read per round trip, as a C program with blocking descriptors does (the
+// poll path made read, poll, read: about 3.8 per round trip).
+func TestOneCallPerMessage(t *testing.T) {
+	checkNoLeftovers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, tr := range append([]string{"unix-stream", "unix-seqpacket", "unix-dgram", "tcp"}, blockingTransports...) {
+		rs, err := Run(ctx, Experiment{Transports: []string{tr}, Sizes: []int{64}, Mode: PingPong, Count: 2000, Warmup: -1, Trials: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rs[0]
+		t.Logf("%s: %.3f / %.3f system calls per round trip", tr, r.Producer.Syscalls, r.Consumer.Syscalls)
+		// A kick or a socket timeout adds a call now and then; 2.05 allows one in 20.
+		if r.Producer.Syscalls > 2.05 || r.Consumer.Syscalls > 2.05 {
+			t.Errorf("%s: %.3f / %.3f system calls per round trip, want 2 (one write, one read)", tr, r.Producer.Syscalls, r.Consumer.Syscalls)
+		}
+	}
+}
+
+// TestBlockedCallEnds stops the peer (SIGSTOP) so that the driver's call
+// blocks in the kernel — a full pipe or queue in a stream, an empty one in
+// a ping-pong — then cancels the run: the watchdog must end the call.
+func TestBlockedCallEnds(t *testing.T) {
+	for _, tr := range blockingTransports {
+		for _, mode := range []Mode{Stream, PingPong} {
+			t.Run(fmt.Sprintf("%s/%s", tr, mode), func(t *testing.T) {
+				checkNoLeftovers(t)
+				pids := make(chan int, 1)
+				testHookPeerStarted = func(pid int) { pids <- pid }
+				t.Cleanup(func() { testHookPeerStarted = nil })
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				errc := make(chan error, 1)
+				go func() {
+					_, err := Run(ctx, Experiment{Transports: []string{tr}, Sizes: []int{256}, Mode: mode,
+						Count: 1 << 40, Warmup: -1, Trials: 1, Options: Options{Dir: t.TempDir()}})
+					errc <- err
+				}()
+				var pid int
+				select {
+				case pid = <-pids:
+				case err := <-errc:
+					t.Fatalf("run ended before its peer was stopped: %v", err)
+				}
+				time.Sleep(100 * time.Millisecond)
+				syscall.Kill(pid, syscall.SIGSTOP)
+				defer syscall.Kill(pid, syscall.SIGCONT)
+				time.Sleep(300 * time.Millisecond) // the driver is asleep in the kernel by now
+				cancel()
+				start := time.Now()
+				select {
+				case err := <-errc:
+					if !errors.Is(err, context.Canceled) {
+						t.Fatalf("err = %v, want context.Canceled", err)
+					}
+					t.Logf("cancel → return: %v", time.Since(start).Round(time.Millisecond))
+				case <-time.After(10 * time.Second):
+					t.Fatal("Run still blocked 10 s after its context was cancelled")
+				}
+			})
+		}
+	}
+}
