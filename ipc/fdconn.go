@@ -163,7 +163,8 @@ func (c *fdConn) timedSocket() *fdConn {
 // wait sleeps until fd is ready for events, ctx is done or the peer is gone.
 func (c *fdConn) wait(ctx context.Context, fd int, events int16) error {
 	done := ctx.Done()
-	if c.timed || c.blk != nil { // the call itself waited (timeout or kick): just check
+	// The call itself waited (a socket's timeout; a kick, events 0): just check.
+	if c.timed || (c.blk != nil && events == 0) {
 		var intr interruptWatch
 		if err := intr.err(); err != nil {
 			return fmt.Errorf("%s: %w", c.name, err)

@@ -247,8 +247,9 @@ func (p *peer) runTrial(ctx context.Context, mode Mode, count int64, size int, s
 			pin(pinCPU)
 			defer unpin()
 		}
+		unblock := func() {}
 		if locked {
-			defer blockOn(lctx, p.conn)()
+			unblock = blockOn(lctx, p.conn)
 		}
 		u0 := sideUsage(p.conn, locked)
 		lr.t0 = time.Now()
@@ -260,6 +261,7 @@ func (p *peer) runTrial(ctx context.Context, mode Mode, count int64, size int, s
 		}
 		lr.t1 = time.Now()
 		lr.use = sideUsage(p.conn, locked).since(u0)
+		unblock() // before the next trial can start on the same Conn
 		ch <- lr
 	}()
 	var lr loopResult
