@@ -33,6 +33,8 @@
  * equal (ipc must verify every message).
  *
  *   probe TRANSPORT MODE SIZE DURATION_S TRIALS [WAIT [pin]]
+ *     DURATION_S: seconds per trial, or cN: N messages per trial (as
+ *     ipclab bench --count; the warm-up is then one run of N/10)
  *     pin: producer on CPU 0, consumer on CPU 1 (as ipclab bench --pin)
  *   probe sum SIZE SEQ     (prints the checksum of message SEQ; tests compare it with Go's)
  *   probe cost SIZE N      (one thread: produce and consume N messages, ns per message)
@@ -733,6 +735,19 @@ static struct trial run_trial(int64_t count) {
 
 static int cmpd(const void *a, const void *b) { double x = *(double *)a, y = *(double *)b; return (x > y) - (x < y); }
 
+/* print the CSV line and let the consumer go */
+static void report(double *rates, int trials, int64_t lost, int64_t corrupt) {
+	qsort(rates, trials, sizeof rates[0], cmpd);
+	double med = trials % 2 ? rates[trials / 2] : (rates[trials / 2 - 1] + rates[trials / 2]) / 2;
+	printf("%s,%s,%zu,%.1f,%.1f,%.1f,%.1f,%llu,%llu,%lld,%lld\n", transport, mode, size, med, med * size,
+	       rates[0], rates[trials - 1], (unsigned long long)(pingpong ? hq(0.5) : 0),
+	       (unsigned long long)(pingpong ? hq(0.99) : 0), (long long)lost, (long long)corrupt);
+	fflush(stdout);
+	ending = 1;
+	close(cmd_w);
+	waitpid(child_pid, 0, 0);
+}
+
 static const char *known[] = {"shm-ring", "c-ring", "pipe", "fifo", "unix-stream", "unix-seqpacket",
 			      "unix-dgram", "tcp", "posix-mq", "sysv-mq", 0};
 
@@ -839,12 +854,16 @@ int main(int argc, char **argv) {
 		return 0;
 	}
 	if (argc < 6) {
-		fprintf(stderr, "usage: probe TRANSPORT MODE SIZE DURATION_S TRIALS [spin|yield|futex|adaptive [pin]]\n"
+		fprintf(stderr, "usage: probe TRANSPORT MODE SIZE DURATION_S|cCOUNT TRIALS [spin|yield|futex|adaptive [pin]]\n"
 				"       probe list | probe sum SIZE SEQ | probe cost SIZE N\n");
 		return 2;
 	}
 	transport = argv[1]; mode = argv[2]; size = strtoul(argv[3], 0, 10);
-	double duration = atof(argv[4]);
+	/* DURATION_S, or cN: N messages per trial (as ipclab bench --count) */
+	double duration = argv[4][0] == 'c' ? 0 : atof(argv[4]);
+	int64_t fixed = argv[4][0] == 'c' ? atoll(argv[4] + 1) : 0;
+	if (argv[4][0] == 'c' && fixed < 1) fail(2, "bad count %s (cN, N >= 1)", argv[4]);
+	if (argv[4][0] != 'c' && !(duration > 0)) fail(2, "bad duration %s (seconds, or cN for N messages)", argv[4]);
 	int trials = atoi(argv[5]);
 	int ok = 0;
 	for (int i = 0; known[i]; i++) ok |= !strcmp(transport, known[i]);
@@ -1020,6 +1039,20 @@ int main(int argc, char **argv) {
 	}
 
 	/* warm-up and calibration, as ipc/experiment.go */
+	if (fixed > 0) { /* a count, as ipclab bench --count: one warm-up run of count/10 */
+		struct trial tr = run_trial(fixed / 10 > 0 ? fixed / 10 : 1);
+		double rates[64];
+		int64_t lost = tr.lost, corrupt = tr.corrupt;
+		if (trials > 64) trials = 64;
+		memset(hist, 0, sizeof hist); hist_n = 0; hist_max = 0;
+		for (int i = 0; i < trials; i++) {
+			tr = run_trial(fixed);
+			rates[i] = fixed / tr.secs;
+			lost += tr.lost; corrupt += tr.corrupt;
+		}
+		report(rates, trials, lost, corrupt);
+		return lost || corrupt ? 1 : 0;
+	}
 	double warm = duration / 4;
 	if (warm < 0.05) warm = 0.05;
 	if (warm > 0.5) warm = 0.5;
@@ -1048,14 +1081,6 @@ int main(int argc, char **argv) {
 		rates[i] = count / tr.secs;
 		lost += tr.lost; corrupt += tr.corrupt;
 	}
-	qsort(rates, trials, sizeof rates[0], cmpd);
-	double med = trials % 2 ? rates[trials / 2] : (rates[trials / 2 - 1] + rates[trials / 2]) / 2;
-	printf("%s,%s,%zu,%.1f,%.1f,%.1f,%.1f,%llu,%llu,%lld,%lld\n", transport, mode, size, med, med * size,
-	       rates[0], rates[trials - 1], (unsigned long long)(pingpong ? hq(0.5) : 0),
-	       (unsigned long long)(pingpong ? hq(0.99) : 0), (long long)lost, (long long)corrupt);
-	fflush(stdout);
-	ending = 1;
-	close(cmd_w);
-	waitpid(pid, 0, 0);
+	report(rates, trials, lost, corrupt);
 	return lost || corrupt ? 1 : 0;
 }
