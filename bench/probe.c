@@ -7,8 +7,9 @@
  * the same ring layout and publishing policy, the same framing and OS
  * settings per transport (ipc/t_fd.go, ipc/fdconn.go, ipc/t_mq.go):
  *   - byte streams (pipe, fifo, unix-stream, tcp): 4-byte little-endian
- *     length prefix, one write per message (two above 64 KiB), reads into a
- *     64 KiB buffer; sockets send with MSG_NOSIGNAL, tcp with TCP_NODELAY;
+ *     length prefix, one write per message (from a 64 KiB send buffer, or
+ *     writev of header and message above it), reads into a 64 KiB buffer;
+ *     sockets send with MSG_NOSIGNAL (send, sendmsg), tcp with TCP_NODELAY;
  *   - packets (unix-dgram, unix-seqpacket): one message per call, no length
  *     prefix, received with MSG_TRUNC; both ends' buffers sized
  *     max(212992, 2*size+4096) with SO_SNDBUFFORCE/SO_RCVBUFFORCE (SO_SNDBUF/
@@ -79,6 +80,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -340,19 +342,28 @@ static inline uint8_t *try_next(struct ring *r, size_t *len) {
 	}
 }
 
-/* Wait until cond holds, with the steps of ipc/ring.go waitFor: Spin
- * (pause), Yield (sched_yield), Futex (flag "I sleep", re-check, FUTEX_WAIT
- * on the low word of the peer's index, which the peer wakes after it
- * publishes), Adaptive (spin for r->spin_ns, 250 ns–4 µs, doubled after a
- * wait that ended while spinning and halved otherwise; yield until 50 µs
- * from the start of the wait; then the futex). */
+/* Wait until cond holds, with the steps of ipc/ring.go (Claim, Next and
+ * waitFor): Spin and Adaptive first try 8 PAUSEs (shortSpin) without any
+ * set-up; then Spin (pause), Yield (sched_yield), Futex (flag "I sleep",
+ * re-check, FUTEX_WAIT on the low word of the peer's index, which the peer
+ * wakes after it publishes), Adaptive (spin for r->spin_ns, 250 ns-4 us;
+ * yield until 50 us from the start of the wait; then the futex; the spin
+ * doubles after a wait of at most 4 us and halves after a longer one).
+ * cond may have side effects (a claim): it is evaluated until it holds once. */
 #define AD_MAX_SPIN 4000
 #define AD_MIN_SPIN 250
 #define AD_YIELD 50000
+#define SHORT_SPIN 8
 #define WAIT_UNTIL(r, cond, sleepflag, peeridx)                                        \
 	do {                                                                           \
+		int done_ = 0;                                                         \
+		if (wait_mode == SPIN || wait_mode == ADAPTIVE)                        \
+			for (int k_ = 0; k_ < SHORT_SPIN; k_++) {                      \
+				__builtin_ia32_pause();                                \
+				if (cond) { done_ = 1; break; }                        \
+			}                                                              \
+		if (done_) break;                                                      \
 		uint64_t st_ = 0, waited_ = 0;                                         \
-		int spun_ = 1;                                                         \
 		if (wait_mode == ADAPTIVE) {                                           \
 			st_ = now_ns();                                                \
 			if (!(r)->spin_ns) (r)->spin_ns = AD_MAX_SPIN;                 \
@@ -361,8 +372,7 @@ static inline uint8_t *try_next(struct ring *r, size_t *len) {
 			int s_ = wait_mode;                                            \
 			if (s_ == ADAPTIVE) {                                          \
 				if ((i_ & 15) == 15) waited_ = now_ns() - st_;         \
-				if (waited_ < (r)->spin_ns) s_ = SPIN;                 \
-				else { spun_ = 0; s_ = waited_ < AD_YIELD ? YIELD : FUTEX; } \
+				s_ = waited_ < (r)->spin_ns ? SPIN : waited_ < AD_YIELD ? YIELD : FUTEX; \
 			}                                                              \
 			if (s_ == SPIN) __builtin_ia32_pause();                        \
 			else if (s_ == YIELD) sched_yield();                           \
@@ -375,7 +385,8 @@ static inline uint8_t *try_next(struct ring *r, size_t *len) {
 			}                                                              \
 		}                                                                      \
 		if (wait_mode == ADAPTIVE) {                                           \
-			if (spun_) (r)->spin_ns = 2 * (r)->spin_ns < AD_MAX_SPIN ? 2 * (r)->spin_ns : AD_MAX_SPIN; \
+			if (now_ns() - st_ <= AD_MAX_SPIN)                             \
+				(r)->spin_ns = 2 * (r)->spin_ns < AD_MAX_SPIN ? 2 * (r)->spin_ns : AD_MAX_SPIN; \
 			else (r)->spin_ns = (r)->spin_ns / 2 > AD_MIN_SPIN ? (r)->spin_ns / 2 : AD_MIN_SPIN; \
 		}                                                                      \
 	} while (0)
@@ -491,8 +502,20 @@ static void c_send(const uint8_t *m, size_t n) {
 			write_all(cn.sbuf, n + 4);
 			return;
 		}
-		write_all((uint8_t *)&len, 4);
-		write_all(m, n);
+		/* header and message in one gathered write (ipc's writev) */
+		struct iovec iov[2] = {{&len, 4}, {(void *)m, n}};
+		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+		while (mh.msg_iovlen > 0) {
+			ssize_t k = cn.sock ? sendmsg(cn.wfd, &mh, MSG_NOSIGNAL) : writev(cn.wfd, mh.msg_iov, mh.msg_iovlen);
+			if (k < 0) { if (errno == EINTR) continue; die("send"); }
+			while (k > 0 && mh.msg_iovlen > 0) {
+				size_t d = (size_t)k < mh.msg_iov[0].iov_len ? (size_t)k : mh.msg_iov[0].iov_len;
+				mh.msg_iov[0].iov_base = (uint8_t *)mh.msg_iov[0].iov_base + d;
+				mh.msg_iov[0].iov_len -= d;
+				k -= d;
+				if (mh.msg_iov[0].iov_len == 0) { mh.msg_iov++; mh.msg_iovlen--; }
+			}
+		}
 		return;
 	}
 	case K_PACKET:
