@@ -37,6 +37,7 @@ type Chart struct {
 	sizes    []int
 	baseline string
 	mode     ipc.Mode
+	refs     []Reference // throughput charts: reference lines
 }
 
 type kind int

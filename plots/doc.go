@@ -12,6 +12,9 @@
 //	plots.Table(results)             // sortable HTML table and plain text
 //
 // Options return a changed copy: plots.Latency(rs).Size(600, 300).Title("…").
+// A throughput chart can also draw reference lines, rates no transport of the
+// results measured, such as the C limit of `ipclab bench --compare`:
+// plots.Throughput(rs).References(plots.Reference{Label: "C limit (plain ring)", BySize: rates}).
 // A Chart renders as one display bundle with SVG (also as an HTML <img>, for
 // crisp HTML exports), PNG of exactly its size and a text/plain alt text that lists every number it
 // draws, under a caption naming the machine, Go version and date. Live redraws

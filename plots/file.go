@@ -12,9 +12,10 @@ import (
 // WriteFile writes a chart of results to path, as SVG or PNG by the file's
 // extension (.svg, .png): a throughput chart when the results include stream
 // results, else a latency chart of the ping-pong results. It is what
-// `ipclab bench --plot` calls.
-func WriteFile(path string, results ipc.Results) error {
-	chart := Throughput(results)
+// `ipclab bench --plot` calls. A throughput chart also draws refs
+// (`ipclab bench --compare --plot` passes the C limit).
+func WriteFile(path string, results ipc.Results, refs ...Reference) error {
+	chart := Throughput(results).References(refs...)
 	for _, r := range results {
 		if modeOf(r) == ipc.Stream {
 			return chart.Save(path)

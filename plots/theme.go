@@ -40,6 +40,7 @@ var (
 		tolIndigo, tolTeal, tolWine, tolRose, tolOlive, tolPurple, tolGreen, tolSand, tolCyan}
 
 	inkGrey  = color.NRGBA{0x55, 0x55, 0x55, 0xff}
+	refGrey  = color.NRGBA{0x8c, 0x8c, 0x8c, 0xff} // reference lines (Reference): no transport's colour
 	gridGrey = color.NRGBA{0xe4, 0xe4, 0xe4, 0xff}
 )
 

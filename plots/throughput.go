@@ -8,6 +8,8 @@ import (
 	"text/tabwriter"
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/ipclab/ipclab/ipc"
 )
@@ -18,6 +20,35 @@ import (
 // fastest trial.
 func Throughput(results ipc.Results) Chart {
 	return Chart{kind: throughputChart, results: results}
+}
+
+// Reference is a line a throughput chart draws for comparison: rates that no
+// transport of the results measured, such as the C limit `ipclab bench
+// --compare` measures (a plain C ring that copies each message in and out
+// and verifies nothing), so that a reader sees how close the transports come
+// to the machine. It is drawn in grey with even dashes and no markers, a
+// look no transport has, and named in the legend by its Label.
+type Reference struct {
+	Label  string          // legend text, e.g. "C limit (plain ring)"
+	BySize map[int]float64 // messages per second, by message size in bytes
+}
+
+// References adds reference lines to a throughput chart (other kinds of
+// chart ignore them). A reference is drawn at the sizes the chart draws.
+func (c Chart) References(refs ...Reference) Chart {
+	c.refs = append(slices.Clone(c.refs), refs...)
+	return c
+}
+
+// refLook is how every reference line is drawn: grey, even dashes, no marker.
+var refLook = look{color: refGrey, dash: []vg.Length{vg.Points(3), vg.Points(3)}}
+
+// refThumb draws a reference line in a legend.
+type refThumb struct{}
+
+func (refThumb) Thumbnail(c *draw.Canvas) {
+	y := c.Center().Y
+	c.StrokeLine2(refLook.lineStyle(), c.Min.X, y, c.Max.X, y)
 }
 
 func (c Chart) throughput() (*figure, error) {
@@ -144,10 +175,40 @@ func (c Chart) throughput() (*figure, error) {
 		}
 		lines = append(lines, polyline{xs: xs, ys: rs, look: lk}, polyline{xs: xs, ys: bs, look: lk})
 	}
-	tw.Flush()
 	if points == 0 {
+		tw.Flush()
 		return nil, fmt.Errorf("%w: every stream result has a rate of zero", ErrNoData)
 	}
+	var refNames []string
+	var refLines []any // drawn under the transports' lines
+	for _, ref := range c.refs {
+		var xs, rs, bs []float64
+		for _, size := range t.sizes {
+			v, ok := ref.BySize[size]
+			if !ok || !(v > 0) || math.IsInf(v, 0) || size <= 0 {
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t–\t–\n", ref.Label, formatBytes(size), formatSI(v, ""), formatSI(v*float64(size), "B/s"))
+			xs = append(xs, lg(float64(size)))
+			rs = append(rs, lg(v))
+			bs = append(bs, lg(v*float64(size)))
+			rmin, rmax = math.Min(rmin, v), math.Max(rmax, v)
+			bmin, bmax = math.Min(bmin, v*float64(size)), math.Max(bmax, v*float64(size))
+		}
+		if len(xs) == 0 {
+			continue
+		}
+		if len(xs) == 1 { // one size: a short level line, so that it shows
+			d := lg(1.6)
+			xs, rs, bs = []float64{xs[0] - d, xs[0] + d}, []float64{rs[0], rs[0]}, []float64{bs[0], bs[0]}
+		}
+		none := make([]bool, len(xs)) // no markers: it is not a measurement of ipc
+		refLines = append(refLines, polyline{xs: xs, ys: rs, look: refLook, marks: none}, polyline{xs: xs, ys: bs, look: refLook, marks: none})
+		legend.Add(ref.Label, refThumb{})
+		refNames = append(refNames, ref.Label)
+	}
+	tw.Flush()
+	lines = append(refLines, lines...)
 	for i, l := range lines {
 		if i%2 == 0 {
 			rate.Add(l.(polyline))
@@ -177,6 +238,9 @@ func (c Chart) throughput() (*figure, error) {
 	}
 	f.subtitle = fmt.Sprintf("stream mode, %d transports × %d sizes; lines are medians over %s, %s",
 		len(order), len(t.sizes), plural(trials, "trial"), spreadNote)
+	if len(refNames) > 0 {
+		f.subtitle += "; grey dashes: " + strings.Join(refNames, ", ")
+	}
 	if stacked {
 		f.panels = [][]*plot.Plot{{rate}, {data}}
 	} else {
