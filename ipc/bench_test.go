@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/bits"
+	"runtime"
 	"testing"
 	"time"
 	"unsafe"
@@ -60,6 +61,68 @@ func BenchmarkRing(b *testing.B) {
 					b.Fatalf("lost %d corrupt %d", t.lost, t.corrupt)
 				}
 				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msg/s")
+			})
+		}
+	}
+}
+
+// BenchmarkRingPingPong: a round trip through two rings between two
+// goroutines (each on its own thread), every reply checked.
+func BenchmarkRingPingPong(b *testing.B) {
+	for _, size := range []int{64, 4096} {
+		for _, w := range []Wait{Spin, Adaptive} {
+			b.Run(fmt.Sprintf("%s/%s", FormatSize(size), w), func(b *testing.B) {
+				ping, pingIn := ringPair(b, defaultRingCapacity(size), w)
+				pong, pongIn := ringPair(b, defaultRingCapacity(size), w)
+				ctx := context.Background()
+				echoed := make(chan error, 1)
+				go func() { // echo: pingIn → pong
+					runtime.LockOSThread()
+					defer runtime.UnlockOSThread()
+					for range b.N {
+						m, err := pingIn.Next(ctx)
+						if err != nil {
+							echoed <- err
+							return
+						}
+						if err := pong.Send(ctx, m); err != nil {
+							echoed <- err
+							return
+						}
+						pingIn.Release()
+					}
+					echoed <- nil
+				}()
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				src := newSource(size)
+				msg := make([]byte, size)
+				var t tally
+				b.SetBytes(int64(size))
+				b.ResetTimer()
+				start := time.Now()
+				for i := 0; i < b.N; i++ {
+					src.fill(msg, uint32(i))
+					if err := ping.Send(ctx, msg); err != nil {
+						b.Fatal(err)
+					}
+					m, err := pongIn.Next(ctx)
+					if err != nil {
+						b.Fatal(err)
+					}
+					t.see(m, size)
+					pongIn.Release()
+				}
+				elapsed := time.Since(start)
+				b.StopTimer()
+				if err := <-echoed; err != nil {
+					b.Fatal(err)
+				}
+				if t.lost != 0 || t.corrupt != 0 {
+					b.Fatalf("lost %d corrupt %d", t.lost, t.corrupt)
+				}
+				b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msg/s")
+				b.ReportMetric(float64(elapsed.Nanoseconds())/float64(b.N), "ns/RTT")
 			})
 		}
 	}

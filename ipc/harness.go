@@ -30,6 +30,13 @@ type command struct {
 	ZeroCopy bool `json:"zero_copy,omitempty"`
 }
 
+// The stream producer asks for ring lines prefetchAhead bytes ahead of
+// where it writes, prefetchStep bytes at a time.
+const (
+	prefetchAhead = 2048
+	prefetchStep  = 512
+)
+
 // ringBatch is how many bytes a ring end writes (or reads) before it
 // publishes its index; publishing less often means fewer cache-line
 // transfers between the cores.
@@ -118,7 +125,18 @@ func ringConsume(ctx context.Context, in *Ring, cmd command, t *tally, buf []byt
 	mark := in.chead
 	size := cmd.Size
 	zero := cmd.ZeroCopy
+	perCall := int64(batch/recordSize(size)) + 1
 	for int64(t.next) < cmd.Count {
+		if !zero && size <= smallMessage && size <= len(buf) {
+			consumeFused(in, buf, t, min(cmd.Count, int64(t.next)+perCall), size)
+			if in.chead-mark >= batch {
+				in.Release()
+				mark = in.chead
+			}
+			if int64(t.next) >= cmd.Count {
+				break
+			}
+		}
 		var m []byte
 		if p, n := in.nextFast(); p != nil {
 			m = unsafe.Slice((*byte)(p), n)
@@ -328,39 +346,50 @@ func (p *peer) explain(err error) error {
 
 func (p *peer) streamLoop(ctx context.Context, count int64, size int, src source) error {
 	if out, _, ok := RingsOf(p.conn); ok {
-		// The producer's hot loop, written out like ringConsume: claim in
-		// place, sum the payload from the (cache-hot) source, copy, stamp.
+		// The producer's hot loop: claim in place, copy the payload from
+		// the (cache-hot) source and sum it as it goes (fused.go), stamp;
+		// publish every batch; ask for the ring's lines ahead of the stores.
 		batch := ringBatch(out)
 		mark := out.ptail
+		pf := out.ptail
 		rec := recordSize(size)
-		small := size-HeaderSize < 16<<10
-		for i := int64(0); i < count; i++ {
-			var m []byte
-			if ptr := out.claimFast(size, rec); ptr != nil {
-				m = unsafe.Slice((*byte)(ptr), size)
-			} else {
-				var err error
-				if m, err = out.Claim(ctx, size); err != nil { // commits before it waits
+		perCall := max(1, int64(prefetchStep/rec)) // messages between prefetches
+		for i := int64(0); i < count; {
+			j := i
+			if size <= smallMessage {
+				j = produceFused(out, src, i, min(count, i+perCall), size)
+			} else if ptr := out.claimFast(size, rec); ptr != nil {
+				m := unsafe.Slice((*byte)(ptr), size)
+				src.fill(m, uint32(i))
+				if testHookProduced != nil {
+					testHookProduced(uint32(i), m)
+				}
+				j = i + 1
+			}
+			if j == i { // no room without waiting, or the record wraps
+				m, err := out.Claim(ctx, size) // commits before it waits
+				if err != nil {
 					return err
 				}
+				src.fill(m, uint32(i))
+				if testHookProduced != nil {
+					testHookProduced(uint32(i), m)
+				}
+				j = i + 1
 				mark = out.ptail - rec
 			}
-			seq := uint32(i)
-			if small { // src.fill, written out
-				pl := src[seq&63 : int(seq&63)+size-HeaderSize]
-				sum := uint32(sum64(uint64(seq)<<32|uint64(uint32(size)), pl))
-				copy(m[HeaderSize:], pl)
-				binary.LittleEndian.PutUint32(m, seq)
-				binary.LittleEndian.PutUint32(m[4:], sum)
-			} else {
-				src.fill(m, seq)
-			}
-			if testHookProduced != nil {
-				testHookProduced(seq, m)
-			}
+			i = j
 			if out.ptail-mark >= batch {
 				out.Commit()
 				mark = out.ptail
+				if ctx.Err() != nil { // a consumer that keeps up never makes Claim wait
+					return ctx.Err()
+				}
+			}
+			if out.ptail >= pf { // claim the next lines ahead of the stores
+				pos := (out.ptail + prefetchAhead) & out.mask
+				prefetchWrite(out.at(pos), uintptr(min(prefetchStep, out.cap-pos)))
+				pf = out.ptail + prefetchStep
 			}
 		}
 		out.Commit()

@@ -1,6 +1,10 @@
 package ipc
 
-import "golang.org/x/sys/cpu"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 // storeRelease stores v at addr with release ordering (see relax_amd64.s).
 //
@@ -12,6 +16,9 @@ func cpuRelax()
 
 //go:noescape
 func repMovsb(dst, src *byte, n uintptr)
+
+//go:noescape
+func prefetchWrite(p unsafe.Pointer, n uintptr)
 
 var hasERMS = cpu.X86.HasERMS
 

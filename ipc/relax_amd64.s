@@ -24,3 +24,20 @@ TEXT ·repMovsb(SB), NOSPLIT, $0-24
 	MOVQ n+16(FP), CX
 	REP; MOVSB
 	RET
+
+// func prefetchWrite(p unsafe.Pointer, n uintptr)
+// PREFETCHW each 64-byte line of [p, p+n): asks for the lines in exclusive
+// state before the stores come, so that a producer's stores into lines the
+// consumer last held do not wait one by one for ownership.
+TEXT ·prefetchWrite(SB), NOSPLIT, $0-16
+	MOVQ p+0(FP), AX
+	MOVQ n+8(FP), CX
+	ADDQ AX, CX
+loop:
+	CMPQ AX, CX
+	JAE done
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x08 // PREFETCHW (AX)
+	ADDQ $64, AX
+	JMP loop
+done:
+	RET
