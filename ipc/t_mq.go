@@ -282,9 +282,9 @@ type sysvConn struct {
 	blk      *blockingMode // during the harness's trials: block at once (blocking.go)
 }
 
-// blockOnThread lets the calling (locked) goroutine's calls block at once,
-// one system call per message; msgsnd and msgrcv return EINTR on any signal,
-// so the watchdog's kick ends them.
+// blockOnThread lets the calling (locked) goroutine's receives block at
+// once, one system call per message; msgrcv returns EINTR on any signal, so
+// the watchdog's kick ends it. Sends try IPC_NOWAIT first, as before.
 func (c *sysvConn) blockOnThread(ctx context.Context) (release func()) {
 	if c.blk != nil {
 		return func() {}
@@ -368,12 +368,9 @@ func (c *sysvConn) Send(ctx context.Context, msg []byte) error {
 	*(*int64)(unsafe.Pointer(&c.buf[0])) = c.out
 	copy(c.buf[8:], msg)
 	p := uintptr(unsafe.Pointer(&c.buf[0]))
-	flags := uintptr(unix.IPC_NOWAIT)
-	if c.blk != nil {
-		flags = 0
-	}
+	flags := uintptr(unix.IPC_NOWAIT) // a send rarely waits: try first, as fdConn does
 	for {
-		_, errno := c.call(flags == 0, unix.SYS_MSGSND, uintptr(c.id), p, uintptr(len(msg)), flags, 0)
+		_, errno := c.call(false, unix.SYS_MSGSND, uintptr(c.id), p, uintptr(len(msg)), flags, 0)
 		switch errno {
 		case 0:
 			return nil
