@@ -22,14 +22,15 @@ import (
 // interrupted cell would leave it asleep.
 //
 // The way out is a signal. While the harness runs a trial, its loop is on a
-// locked OS thread and the descriptors are blocking; a watchdog goroutine
+// locked OS thread and its receives block (sends rarely wait and stay
+// non-blocking: see fdConn.blockOnThread); a watchdog goroutine
 // watches the trial's context, the cell's interrupt, the peer and Close,
 // and when one of them fires it sends kickSignal to that thread with
 // tgkill(2) — again every few milliseconds, since a kick that lands just
 // before the call enters the kernel is lost. The Go runtime's handler does
 // nothing with a signal nobody asked for, and because this package clears
 // SA_RESTART on it, the interrupted call returns EINTR; the caller then
-// checks why and returns the error. Outside trials the descriptors stay
+// checks why and returns the error. Outside trials the descriptors are
 // non-blocking and the poll path serves any goroutine.
 
 // kickSignal is a real-time signal no Go or glibc code uses (glibc takes

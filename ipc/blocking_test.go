@@ -78,3 +78,19 @@ func TestBlockedCallEnds(t *testing.T) {
 		}
 	}
 }
+
+// TestBigMessageOneWrite: during a trial a 1 MiB message goes into a pipe or
+// FIFO in one blocking writev (and two fcntl around it), not in a
+// non-blocking write per 64 KiB the reader frees (about 17 calls before).
+func TestBigMessageOneWrite(t *testing.T) {
+	checkNoLeftovers(t)
+	for _, tr := range []string{"pipe", "fifo"} {
+		rs, err := Run(context.Background(), Experiment{Transports: []string{tr}, Sizes: []int{1 << 20}, Count: 50, Warmup: -1, Trials: 1, Options: Options{Dir: t.TempDir()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := rs[0]; r.Producer.Syscalls > 3.1 {
+			t.Errorf("%s: the producer made %.2f system calls per 1 MiB message, want 3", tr, r.Producer.Syscalls)
+		}
+	}
+}
