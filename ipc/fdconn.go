@@ -23,25 +23,26 @@ import (
 // (blocking.go): one system call per message, as in C. Byte streams frame each message with a
 // 4-byte little-endian length.
 type fdConn struct {
-	name     string
-	rfd, wfd int
-	stream   bool          // needs framing
-	fifo     bool          // a read of 0 bytes before any writer is not EOF
-	sockets  bool          // use send with MSG_NOSIGNAL
-	timed    bool          // blocking socket with SO_RCVTIMEO/SO_SNDTIMEO: no poll needed
-	blk      *blockingMode // blocking descriptors on the owner's thread (blockOnThread)
-	wflags   int           // the write descriptor's file status flags, in blocking mode
-	rbuf     []byte
-	rpos     int
-	rend     int
-	sbuf     []byte
-	peerDead atomic.Bool
-	closed   atomic.Bool
-	calls    atomic.Int64 // system calls made sending and receiving
-	once     sync.Once
-	cleanup  func() error // removes names (owner only)
-	sendFn   func(p []byte) (int, error)
-	recvFn   func(p []byte) (int, error)
+	name      string
+	rfd, wfd  int
+	stream    bool          // needs framing
+	fifo      bool          // a read of 0 bytes before any writer is not EOF
+	sockets   bool          // use send with MSG_NOSIGNAL
+	timed     bool          // blocking socket with SO_RCVTIMEO/SO_SNDTIMEO: no poll needed
+	blk       *blockingMode // blocking descriptors on the owner's thread (blockOnThread)
+	wflags    int           // the write descriptor's file status flags, in blocking mode
+	sendWaits int           // timed sockets: sends left that block at once (write)
+	rbuf      []byte
+	rpos      int
+	rend      int
+	sbuf      []byte
+	peerDead  atomic.Bool
+	closed    atomic.Bool
+	calls     atomic.Int64 // system calls made sending and receiving
+	once      sync.Once
+	cleanup   func() error // removes names (owner only)
+	sendFn    func(p []byte) (int, error)
+	recvFn    func(p []byte) (int, error)
 }
 
 const streamBuf = 64 << 10
@@ -65,6 +66,20 @@ func (c *fdConn) write(p []byte) (int, error) {
 		return c.sendFn(p)
 	}
 	if c.sockets {
+		if c.timed && c.sendWaits == 0 {
+			// First without waiting (MSG_DONTWAIT), as a raw call: a send
+			// rarely waits, and a call that may sleep pays the scheduler's
+			// entersyscall/exitsyscall. After one that had to wait, the
+			// next sends block at once.
+			n, err := sendRaw(c.wfd, p)
+			if err != unix.EAGAIN {
+				return n, err
+			}
+			c.sendWaits = 64
+			c.calls.Add(1)
+		} else if c.sendWaits > 0 {
+			c.sendWaits--
+		}
 		return sendNoSignal(c.wfd, p)
 	}
 	if !c.timed { // non-blocking: the call never sleeps, so skip the scheduler's syscall hooks
@@ -452,6 +467,20 @@ func (c *fdConn) Close() error {
 		}
 	})
 	return err
+}
+
+// sendRaw is send(2) with MSG_NOSIGNAL|MSG_DONTWAIT, without the
+// scheduler's hooks (it cannot sleep).
+func sendRaw(fd int, p []byte) (int, error) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(ptr), uintptr(len(p)), unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
 }
 
 // sendNoSignal is send(2) with MSG_NOSIGNAL: a closed peer gives EPIPE, not SIGPIPE.
