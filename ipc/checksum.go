@@ -45,21 +45,29 @@ func sum64(seed uint64, p []byte) uint64 {
 	}
 	h := bits.RotateLeft64(a, 1) + bits.RotateLeft64(b, 7) + bits.RotateLeft64(c, 12) + bits.RotateLeft64(d, 18) + uint64(n)
 	for ; i+8 <= n; i += 8 {
-		h = (h ^ *(*uint64)(unsafe.Pointer(&p[i]))) * prime2
-		h ^= h >> 31
+		h = mixWord(h, *(*uint64)(unsafe.Pointer(&p[i])))
 	}
 	if i < n {
 		var w uint64
 		for j := n - 1; j >= i; j-- {
 			w = w<<8 | uint64(p[j])
 		}
-		h = (h ^ w) * prime2
-		h ^= h >> 31
+		h = mixWord(h, w)
 	}
+	return avalanche(h)
+}
+
+// mixWord folds one word into sum64's running hash (after the lanes).
+func mixWord(h, w uint64) uint64 {
+	h = (h ^ w) * prime2
+	return h ^ h>>31
+}
+
+// avalanche is sum64's final mix.
+func avalanche(h uint64) uint64 {
 	h ^= h >> 33
 	h *= prime3
-	h ^= h >> 29
-	return h
+	return h ^ h>>29
 }
 
 // payloadSum is the checksum of a message with the given sequence number

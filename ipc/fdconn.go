@@ -238,20 +238,24 @@ func (c *fdConn) writeAll(ctx context.Context, p []byte) error {
 			p = p[n:]
 			continue
 		}
-		switch err {
-		case unix.EAGAIN:
-			if err := c.wait(ctx, c.wfd, unix.POLLOUT); err != nil {
-				return err
-			}
-		case unix.EINTR:
-			if err := c.kicked(ctx); err != nil {
-				return err
-			}
-		default:
-			return c.sendErr(err, len(p))
+		if err := c.unsent(ctx, err, len(p)); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// unsent handles a write that wrote nothing: it waits for room (EAGAIN),
+// checks why the call was interrupted (EINTR) — nil: write again — or
+// returns the error, named.
+func (c *fdConn) unsent(ctx context.Context, err error, n int) error {
+	switch err {
+	case unix.EAGAIN:
+		return c.wait(ctx, c.wfd, unix.POLLOUT)
+	case unix.EINTR:
+		return c.kicked(ctx)
+	}
+	return c.sendErr(err, n)
 }
 
 func (c *fdConn) sendErr(err error, n int) error {
@@ -325,17 +329,8 @@ func (c *fdConn) Send(ctx context.Context, msg []byte) error {
 			}
 			continue
 		}
-		switch err {
-		case unix.EAGAIN:
-			if err := c.wait(ctx, c.wfd, unix.POLLOUT); err != nil {
-				return err
-			}
-		case unix.EINTR:
-			if err := c.kicked(ctx); err != nil {
-				return err
-			}
-		default:
-			return c.sendErr(err, len(msg))
+		if err := c.unsent(ctx, err, len(msg)); err != nil {
+			return err
 		}
 	}
 	return nil

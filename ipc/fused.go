@@ -22,8 +22,9 @@ const smallMessage = 16 << 10
 
 // produceFused writes messages first … last-1 into out while they fit without
 // waiting and returns the sequence number of the first one it did not write.
-// size is the message size (HeaderSize ≤ size ≤ smallMessage); src holds
-// size+64 bytes.
+// size is the message size (HeaderSize < size ≤ smallMessage: a pointer
+// past the header of a header-only message would point past its buffer,
+// which the race detector's pointer checks refuse); src holds size+64 bytes.
 func produceFused(out *Ring, src source, first, last int64, size int) int64 {
 	rec := recordSize(size)
 	n := size - HeaderSize
@@ -50,7 +51,7 @@ func produceFused(out *Ring, src source, first, last int64, size int) int64 {
 			a, b, c, e = (a^w0)*prime2, (b^w1)*prime2, (c^w2)*prime2, (e^w3)*prime2
 		}
 		h, j := copySumWords(bits.RotateLeft64(a, 1)+bits.RotateLeft64(b, 7)+bits.RotateLeft64(c, 12)+bits.RotateLeft64(e, 18)+uint64(n), d, s, j, n)
-		h = copySumTail(h, d, s, j, n)
+		h = avalanche(copySumTail(h, d, s, j, n))
 		*(*uint64)(m) = uint64(seq) | uint64(uint32(h))<<32
 		if testHookProduced != nil {
 			testHookProduced(seq, unsafe.Slice((*byte)(m), size))
@@ -60,14 +61,13 @@ func produceFused(out *Ring, src source, first, last int64, size int) int64 {
 }
 
 // copySumWords is sum64's loop over the whole words after the 32-byte
-// blocks (copied as they are read); copySumTail the last bytes and the final
-// mix. The blocks are written out in the loops above and below.
+// blocks (copied as they are read); copySumTail the last bytes (avalanche
+// then finishes). The blocks are written out in the loops above and below.
 func copySumWords(h uint64, d, s unsafe.Pointer, j, n int) (uint64, int) {
 	for ; j+8 <= n; j += 8 {
 		w := *(*uint64)(unsafe.Add(s, j))
 		*(*uint64)(unsafe.Add(d, j)) = w
-		h = (h ^ w) * prime2
-		h ^= h >> 31
+		h = mixWord(h, w)
 	}
 	return h, j
 }
@@ -80,12 +80,8 @@ func copySumTail(h uint64, d, s unsafe.Pointer, j, n int) uint64 {
 			*(*byte)(unsafe.Add(d, k)) = v
 			w = w<<8 | uint64(v)
 		}
-		h = (h ^ w) * prime2
-		h ^= h >> 31
+		h = mixWord(h, w)
 	}
-	h ^= h >> 33
-	h *= prime3
-	h ^= h >> 29
 	return h
 }
 
@@ -127,7 +123,7 @@ func consumeFused(in *Ring, buf []byte, t *tally, last int64, size int) {
 			a, b, c, e = (a^w0)*prime2, (b^w1)*prime2, (c^w2)*prime2, (e^w3)*prime2
 		}
 		h, j := copySumWords(bits.RotateLeft64(a, 1)+bits.RotateLeft64(b, 7)+bits.RotateLeft64(c, 12)+bits.RotateLeft64(e, 18)+uint64(n), dd, s, j, n)
-		h = copySumTail(h, dd, s, j, n)
+		h = avalanche(copySumTail(h, dd, s, j, n))
 		if uint32(hdr) == t.next && uint32(hdr>>32) == uint32(h) {
 			t.got++
 			t.next++

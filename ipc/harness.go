@@ -115,11 +115,11 @@ func serveHarness(ctx context.Context, ctl *control, c Conn) error {
 	}
 }
 
-// ringConsume is the consumer's hot loop: the ring's fast path and the
-// check of a well-formed message are written out here so that the Go
-// compiler, which will not inline them, makes no call per message but the
-// copy's and the checksum's (the C probe's compiler inlines the same code).
-// Each message is copied into buf and checked there, unless cmd.ZeroCopy.
+// ringConsume is the consumer's hot loop. Each message is copied into buf
+// and checked there, unless cmd.ZeroCopy: messages up to smallMessage by
+// consumeFused (copy and checksum in one loop, no call per message); bigger
+// ones, wraps and waits here, with the ring's fast path written out (the Go
+// compiler will not inline it; the C probe's compiler inlines the same code).
 func ringConsume(ctx context.Context, in *Ring, cmd command, t *tally, buf []byte) error {
 	batch := ringBatch(in)
 	mark := in.chead
@@ -127,7 +127,7 @@ func ringConsume(ctx context.Context, in *Ring, cmd command, t *tally, buf []byt
 	zero := cmd.ZeroCopy
 	perCall := int64(batch/recordSize(size)) + 1
 	for int64(t.next) < cmd.Count {
-		if !zero && size <= smallMessage && size <= len(buf) {
+		if !zero && size > HeaderSize && size <= smallMessage && size <= len(buf) {
 			consumeFused(in, buf, t, min(cmd.Count, int64(t.next)+perCall), size)
 			if in.chead-mark >= batch {
 				in.Release()
@@ -354,16 +354,18 @@ func (p *peer) streamLoop(ctx context.Context, count int64, size int, src source
 		pf := out.ptail
 		rec := recordSize(size)
 		perCall := max(1, int64(prefetchStep/rec)) // messages between prefetches
+		put := func(m []byte, seq uint32) {
+			src.fill(m, seq)
+			if testHookProduced != nil {
+				testHookProduced(seq, m)
+			}
+		}
 		for i := int64(0); i < count; {
 			j := i
-			if size <= smallMessage {
+			if size > HeaderSize && size <= smallMessage {
 				j = produceFused(out, src, i, min(count, i+perCall), size)
 			} else if ptr := out.claimFast(size, rec); ptr != nil {
-				m := unsafe.Slice((*byte)(ptr), size)
-				src.fill(m, uint32(i))
-				if testHookProduced != nil {
-					testHookProduced(uint32(i), m)
-				}
+				put(unsafe.Slice((*byte)(ptr), size), uint32(i))
 				j = i + 1
 			}
 			if j == i { // no room without waiting, or the record wraps
@@ -371,10 +373,7 @@ func (p *peer) streamLoop(ctx context.Context, count int64, size int, src source
 				if err != nil {
 					return err
 				}
-				src.fill(m, uint32(i))
-				if testHookProduced != nil {
-					testHookProduced(uint32(i), m)
-				}
+				put(m, uint32(i))
 				j = i + 1
 				mark = out.ptail - rec
 			}
