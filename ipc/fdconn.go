@@ -41,6 +41,7 @@ type fdConn struct {
 	calls     atomic.Int64 // system calls made sending and receiving
 	once      sync.Once
 	cleanup   func() error // removes names (owner only)
+	closeFDs  func()       // closes rfd and wfd, shared with the endpoint's abort (closeOnce)
 	sendFn    func(p []byte) (int, error)
 	recvFn    func(p []byte) (int, error)
 }
@@ -453,9 +454,13 @@ func (c *fdConn) Close() error {
 	var err error
 	c.once.Do(func() {
 		c.closed.Store(true)
-		unix.Close(c.rfd)
-		if c.wfd != c.rfd {
-			unix.Close(c.wfd)
+		if c.closeFDs != nil {
+			c.closeFDs()
+		} else {
+			unix.Close(c.rfd)
+			if c.wfd != c.rfd {
+				unix.Close(c.wfd)
+			}
 		}
 		if c.cleanup != nil {
 			err = c.cleanup()

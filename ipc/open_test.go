@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"testing"
 	"time"
 )
@@ -51,6 +52,59 @@ func TestOpenEveryTransport(t *testing.T) {
 			defer cancel2()
 			if _, err := a.Recv(short, buf); !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("recv on empty: err = %v, want deadline exceeded", err)
+			}
+		})
+	}
+}
+
+// TestAbortClosesNothingTwice follows Open's failure path — the near end
+// accepted and closed, then the endpoint aborted — and checks that the
+// abort does not close the descriptor numbers again: by then the process
+// may have opened something else under them (here: /dev/null, twice).
+// Before, pipe, posix-mq, unix-dgram and unix-stream closed them twice.
+func TestAbortClosesNothingTwice(t *testing.T) {
+	checkNoLeftovers(t)
+	for _, name := range []string{"pipe", "posix-mq", "unix-dgram", "unix-stream", "tcp"} {
+		t.Run(name, func(t *testing.T) {
+			tr, err := lookup(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := Options{MaxMessage: 64, Dir: t.TempDir()}.withDefaults()
+			ep, err := tr.listen(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ep.spec.Transport, ep.spec.Options = name, o
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			farc := make(chan Conn, 1)
+			go func() {
+				c, _ := tr.attach(ctx, ep.spec, ep.files)
+				farc <- c
+			}()
+			near, err := ep.accept(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if far := <-farc; far != nil {
+				defer far.Close()
+			}
+			near.Close()
+			var reopened []*os.File
+			for range 3 { // take the numbers near.Close freed
+				f, err := os.Open(os.DevNull)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				reopened = append(reopened, f)
+			}
+			ep.abort()
+			for _, f := range reopened {
+				if _, err := f.Stat(); err != nil {
+					t.Fatalf("descriptor %d, opened after the near end was closed, was closed by abort: %v", f.Fd(), err)
+				}
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -51,6 +52,22 @@ func init() {
 	})
 }
 
+// closeOnce returns a function that closes fds the first time it is called
+// and does nothing after. An endpoint's abort and the Conn that accept made
+// may both end the same descriptors (Open calls abort after closing a near
+// end whose far end failed); a second close would close whatever the
+// process has opened under that number since.
+func closeOnce(fds ...int) func() {
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+		})
+	}
+}
+
 // takeFD returns a descriptor of its own for f, and closes f.
 func takeFD(f *os.File) (int, error) {
 	defer f.Close()
@@ -89,13 +106,16 @@ func listenPipe(o Options) (*endpoint, error) {
 		unix.Close(out[1])
 		return nil, fmt.Errorf("make pipe: %w", err)
 	}
+	closeNear := closeOnce(in[0], out[1])
 	ep := &endpoint{
 		files: []*os.File{os.NewFile(uintptr(out[0]), "pipe-r"), os.NewFile(uintptr(in[1]), "pipe-w")},
 		accept: func(ctx context.Context) (Conn, error) {
-			return newFDConn("pipe", in[0], out[1], true), nil
+			c := newFDConn("pipe", in[0], out[1], true)
+			c.closeFDs = closeNear
+			return c, nil
 		},
 	}
-	ep.abort = func() error { unix.Close(in[0]); unix.Close(out[1]); return nil }
+	ep.abort = func() error { closeNear(); return nil }
 	return ep, nil
 }
 
@@ -206,7 +226,8 @@ func listenUnix(name string, typ int, o Options) (*endpoint, error) {
 		release(resPath, path)
 		return nil, fmt.Errorf("listen on %s: %w", path, err)
 	}
-	remove := func() error { unix.Close(fd); return release(resPath, path) }
+	closeListener := closeOnce(fd)
+	remove := func() error { closeListener(); return release(resPath, path) }
 	ep := &endpoint{spec: spec{Names: []string{path}}, abort: remove}
 	ep.accept = func(ctx context.Context) (Conn, error) {
 		cfd, err := acceptFD(ctx, fd)
@@ -379,12 +400,14 @@ func listenDgram(o Options) (*endpoint, error) {
 		return nil, fmt.Errorf("bind datagram socket %s: %w", a, err)
 	}
 	ep := &endpoint{spec: spec{Names: []string{a, b}}}
-	ep.abort = func() error { unix.Close(fd); return remove() }
+	closeSocket := closeOnce(fd)
+	ep.abort = func() error { closeSocket(); return remove() }
 	ep.accept = func(ctx context.Context) (Conn, error) {
 		if err := connectFD(ctx, fd, &unix.SockaddrUnix{Name: b}); err != nil {
 			return nil, fmt.Errorf("connect datagram socket to %s: %w", b, err)
 		}
 		c := newFDConn("unix-dgram", fd, fd, false).timedSocket()
+		c.closeFDs = closeSocket
 		c.recvFn = func(p []byte) (int, error) { return recvTrunc(fd, p) }
 		c.cleanup = remove
 		return c, nil
@@ -460,10 +483,11 @@ func listenTCP(o Options) (*endpoint, error) {
 	}
 	bound, _ := unix.Getsockname(fd)
 	ep := &endpoint{spec: spec{Addr: sockaddrString(bound)}}
-	ep.abort = func() error { return unix.Close(fd) }
+	closeListener := closeOnce(fd)
+	ep.abort = func() error { closeListener(); return nil }
 	ep.accept = func(ctx context.Context) (Conn, error) {
 		cfd, err := acceptFD(ctx, fd)
-		unix.Close(fd)
+		closeListener()
 		if err != nil {
 			return nil, fmt.Errorf("accept on tcp %s: %w", ep.spec.Addr, err)
 		}

@@ -157,9 +157,11 @@ func listenPosixMQ(o Options) (*endpoint, error) {
 		fds = append(fds, fd)
 	}
 	ep := &endpoint{spec: spec{Names: names}}
-	ep.abort = func() error { unix.Close(fds[0]); unix.Close(fds[1]); return remove() }
+	closeQueues := closeOnce(fds[0], fds[1])
+	ep.abort = func() error { closeQueues(); return remove() }
 	ep.accept = func(ctx context.Context) (Conn, error) {
 		c := newMQConn(fds[1], fds[0], o.MaxMessage)
+		c.closeFDs = closeQueues
 		c.cleanup = remove
 		return c, nil
 	}
