@@ -1061,43 +1061,34 @@ int main(int argc, char **argv) {
 		forget_path(0); forget_path(1); /* both ends are open */
 	}
 
-	/* warm-up and calibration, as ipc/experiment.go */
-	if (fixed > 0) { /* a count, as ipclab bench --count: one warm-up run of count/10 */
-		struct trial tr = run_trial(fixed / 10 > 0 ? fixed / 10 : 1);
-		double rates[64];
-		int64_t lost = tr.lost, corrupt = tr.corrupt;
-		if (trials > 64) trials = 64;
-		memset(hist, 0, sizeof hist); hist_n = 0; hist_max = 0;
-		for (int i = 0; i < trials; i++) {
-			tr = run_trial(fixed);
-			rates[i] = fixed / tr.secs;
-			lost += tr.lost; corrupt += tr.corrupt;
-		}
-		report(rates, trials, lost, corrupt);
-		return lost || corrupt ? 1 : 0;
-	}
-	double warm = duration / 4;
-	if (warm < 0.05) warm = 0.05;
-	if (warm > 0.5) warm = 0.5;
-	int64_t n = (4 << 20) / size;
-	if (n > 1000) n = 1000;
-	if (n < 1) n = 1;
-	double spent = 0;
+	int64_t count, lost = 0, corrupt = 0;
 	struct trial tr;
-	for (;;) {
-		tr = run_trial(n);
-		spent += tr.secs;
-		if (tr.secs >= warm || spent >= 2 * warm) break;
-		double g = tr.secs > 0 ? 1.3 * warm / tr.secs : 2;
-		if (g < 2) g = 2;
-		if (g > 100) g = 100;
-		n = (int64_t)(n * g);
+	if (fixed > 0) { /* a count, as ipclab bench --count: one warm-up run of count/10 */
+		tr = run_trial(fixed / 10 > 0 ? fixed / 10 : 1);
+		lost = tr.lost; corrupt = tr.corrupt;
+		count = fixed;
+	} else { /* warm-up and calibration, as ipc/experiment.go */
+		double warm = duration / 4;
+		if (warm < 0.05) warm = 0.05;
+		if (warm > 0.5) warm = 0.5;
+		int64_t n = (4 << 20) / size;
+		if (n > 1000) n = 1000;
+		if (n < 1) n = 1;
+		double spent = 0;
+		for (;;) {
+			tr = run_trial(n);
+			spent += tr.secs;
+			if (tr.secs >= warm || spent >= 2 * warm) break;
+			double g = tr.secs > 0 ? 1.3 * warm / tr.secs : 2;
+			if (g < 2) g = 2;
+			if (g > 100) g = 100;
+			n = (int64_t)(n * g);
+		}
+		count = (int64_t)(tr.got / tr.secs * duration);
+		if (count < 1) count = 1;
 	}
-	int64_t count = (int64_t)(tr.got / tr.secs * duration);
-	if (count < 1) count = 1;
 	memset(hist, 0, sizeof hist); hist_n = 0; hist_max = 0;
 	double rates[64];
-	int64_t lost = 0, corrupt = 0;
 	if (trials > 64) trials = 64;
 	for (int i = 0; i < trials; i++) {
 		tr = run_trial(count);
