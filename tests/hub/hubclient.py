@@ -227,8 +227,22 @@ class Kernel:
         req = HTTPRequest(url, headers={"Authorization": "token " + self.server.token}, request_timeout=timeout)
         self.ws = await websocket_connect(req, max_message_size=256 << 20)
         self.reader = asyncio.ensure_future(self._read())
-        # The kernel answers kernel_info once it is up.
-        await self.request("kernel_info_request", {}, timeout=timeout)
+        # The kernel answers kernel_info once it is up. Ask again until an
+        # answer comes whole (reply and idle): jupyter_server 1.x forwards a
+        # request that arrives while it is still nudging the kernel, and the
+        # status messages of that request can be published before the
+        # server's IOPub subscription has joined, so they never arrive
+        # (ZeroMQ's slow joiner; jupyter_client's wait_for_ready retries too).
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                await self.request("kernel_info_request", {}, timeout=min(5, max(left, 0.1)))
+                return
+            except asyncio.TimeoutError:
+                print("kernel %s: kernel_info came back without idle, asking again" % self.id, flush=True)
+                if time.monotonic() >= deadline:
+                    raise asyncio.TimeoutError("kernel %s: no kernel_info reply with idle in %ss" % (self.id, timeout))
 
     async def _read(self):
         while True:
