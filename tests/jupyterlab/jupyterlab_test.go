@@ -129,6 +129,10 @@ func TestJupyterLab(t *testing.T) {
 
 	t.Run("kernel name and logo", func(t *testing.T) {
 		p.t = t
+		// The indicator follows the kernel's status messages: JupyterLab's
+		// own first requests (kernel_info, comm_info) make it blink busy
+		// after the session is idle, so give it time to settle.
+		p.within(30*time.Second, `document.querySelector(".jp-Notebook-ExecutionIndicator")?.getAttribute("data-status") === "idle"`)
 		k := eval[struct {
 			Toolbar     string `json:"toolbar"`
 			APIName     string `json:"apiName"`
