@@ -14,7 +14,11 @@ import (
 // call, and on the producer those saves are stores that queue behind the
 // stores into ring lines the consumer still holds (a C compiler inlines
 // sum64 and memcpy, so the C probe has no such calls). The result is the
-// same message, checked by the same sum64 (TestFusedMatchesSum64).
+// same message, checked by the same sum64 (TestFusedMatchesSum64). On amd64
+// the loops run in assembly (fused_amd64.s), which goes further: the loop
+// state stays in registers instead of spilling to the stack every message,
+// and the payload moves in 16-byte stores; the Go loops below serve other
+// architectures and tests.
 
 // smallMessage is the largest message the fused loops handle; bigger ones
 // are dominated by the copy, for which copyBig is the fastest.
@@ -26,6 +30,52 @@ const smallMessage = 16 << 10
 // past the header of a header-only message would point past its buffer,
 // which the race detector's pointer checks refuse); src holds size+64 bytes.
 func produceFused(out *Ring, src source, first, last int64, size int) int64 {
+	if fusedAsm && testHookProduced == nil {
+		_ = src[63+size-HeaderSize]
+		return produceFusedAsm(out, unsafe.Pointer(unsafe.SliceData(src)), first, last, size)
+	}
+	return produceFusedGo(out, src, first, last, size)
+}
+
+// What consumeFusedAsm stopped at.
+const (
+	fusedFull  = iota // it took every message it was asked for
+	fusedEmpty        // the ring has no more now
+	fusedOther        // the next record is another size or the wrap marker (not taken)
+	fusedBad          // it took a message that failed the check: buf holds it
+)
+
+// consumeFused reads messages from in while they are there without waiting,
+// until t.next reaches last: each is copied into buf and checked as it is
+// copied, the way ringConsume would copy and then check it. It
+// returns when the ring has nothing ready or the next record needs the slow
+// path (a wrap); messages of the wrong size go through tally.see.
+func consumeFused(in *Ring, buf []byte, t *tally, last int64, size int) {
+	if !fusedAsm {
+		consumeFusedGo(in, buf, t, last, size)
+		return
+	}
+	_ = buf[size-1]
+	for int64(t.next) < last {
+		k, stop := consumeFusedAsm(in, unsafe.Pointer(unsafe.SliceData(buf)), t.next, last-int64(t.next), size)
+		t.got += k
+		t.next += uint32(k)
+		switch stop {
+		case fusedEmpty:
+			return
+		case fusedBad:
+			t.see(buf[:size], size) // judged on the copy: seq and sum from its header
+		case fusedOther:
+			head := in.chead
+			consumeFusedGo(in, buf, t, int64(t.next)+1, size)
+			if in.chead == head {
+				return // a wrap: the slow path's
+			}
+		}
+	}
+}
+
+func produceFusedGo(out *Ring, src source, first, last int64, size int) int64 {
 	rec := recordSize(size)
 	n := size - HeaderSize
 	base := unsafe.Pointer(unsafe.SliceData(src))
@@ -85,12 +135,7 @@ func copySumTail(h uint64, d, s unsafe.Pointer, j, n int) uint64 {
 	return h
 }
 
-// consumeFused reads messages from in while they are there without waiting,
-// until t.next reaches last: each is copied into buf and checked as it is
-// copied, the way ringConsume would copy and then check it. It
-// returns when the ring has nothing ready or the next record needs the slow
-// path (a wrap); messages of the wrong size go through tally.see.
-func consumeFused(in *Ring, buf []byte, t *tally, last int64, size int) {
+func consumeFusedGo(in *Ring, buf []byte, t *tally, last int64, size int) {
 	n := size - HeaderSize
 	d := unsafe.Pointer(unsafe.SliceData(buf))
 	_ = buf[size-1]
