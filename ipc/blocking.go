@@ -1,10 +1,8 @@
 package ipc
 
 import (
-	"context"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -16,22 +14,28 @@ import (
 // A C program reads a pipe with one blocking read(2) per message. A
 // non-blocking descriptor costs more when the reader is the faster side:
 // read (EAGAIN), poll, read — three calls where C makes one, which is what a
-// ping-pong over a pipe measures. Sockets have SO_RCVTIMEO for this (see
-// timedSocket); pipes, FIFOs and POSIX queues have no timeout, so a
-// blocking call on them could not be cancelled, and a dead peer or an
-// interrupted cell would leave it asleep.
+// ping-pong over a pipe measures. And a blocking call made the Go way
+// (syscall.Syscall) tells the scheduler it is leaving and coming back:
+// when it sleeps in the kernel, the runtime's monitor thread wakes up, may
+// hand the goroutine's processor to another thread, and the thread must get
+// one back when the call returns. On a stream of small messages that made
+// tens of thousands of context switches a second that a C program does not
+// make, on the same two cores as the measurement.
 //
-// The way out is a signal. While the harness runs a trial, its loop is on a
-// locked OS thread and its receives block (sends rarely wait and stay
-// non-blocking: see fdConn.blockOnThread); a watchdog goroutine
-// watches the trial's context, the cell's interrupt, the peer and Close,
-// and when one of them fires it sends kickSignal to that thread with
-// tgkill(2) — again every few milliseconds, since a kick that lands just
-// before the call enters the kernel is lost. The Go runtime's handler does
-// nothing with a signal nobody asked for, and because this package clears
-// SA_RESTART on it, the interrupted call returns EINTR; the caller then
-// checks why and returns the error. Outside trials the descriptors are
-// non-blocking and the poll path serves any goroutine.
+// So while the harness runs a trial, its loop is on a locked OS thread and
+// receives with blocking raw calls (no scheduler hooks; sockets send that
+// way too once a send has had to wait). What ends such a call is a signal:
+// a kernel timer (timer_create, SIGEV_THREAD_ID) sends kickSignal to that
+// thread every kickPeriod. The Go runtime's handler does nothing with a
+// signal nobody asked for, and because this package clears SA_RESTART on
+// it, an interrupted call returns EINTR; the loop then checks its context,
+// the cell's interrupt, Close and the peer, and calls again or returns the
+// error. kickPeriod bounds how long a cancelled or orphaned call lasts, and
+// how long the runtime waits for the thread when it stops the world for the
+// garbage collector (a raw call cannot be preempted). Nothing runs between
+// kicks: no watchdog goroutine, no wake-ups of the monitor thread. Outside
+// trials the descriptors are non-blocking and the poll path serves any
+// goroutine.
 
 // kickSignal is a real-time signal no Go or glibc code uses (glibc takes
 // 32–34). A program that asks for it with signal.Notify gets the kicks too.
@@ -74,66 +78,74 @@ func clearRestart() bool {
 	return errno == 0
 }
 
-// blockingMode is the state shared by the owner thread and its watchdog.
+// kickPeriod is how often a thread in blocking mode is kicked.
+const kickPeriod = 10 * time.Millisecond
+
+// blockingMode is a thread's blocking mode: the kernel timer that kicks it.
 type blockingMode struct {
-	tid    int
-	inCall atomic.Bool // the owner is in (or about to enter) a blocking call
-	stop   chan struct{}
-	done   chan struct{}
+	timer int32 // timer_create's id
 }
 
-// watchdogTick is how often the watchdog looks for a reason to kick.
-const watchdogTick = 5 * time.Millisecond
+// sigevent is the kernel's struct sigevent for SIGEV_THREAD_ID.
+type sigevent struct {
+	value  uint64
+	signo  int32
+	notify int32
+	tid    int32
+	_      [44]byte
+}
 
-// startBlocking puts the calling, locked thread in charge of blocking calls
-// and starts the watchdog; why() reports whether a blocked call must end.
-// It returns nil if kicks cannot be used here.
-func startBlocking(ctx context.Context, why func() bool) *blockingMode {
-	if !kickReady() {
+const sigevThreadID = 4
+
+// startBlocking puts the calling, locked thread in blocking mode: from now
+// until end, kickSignal interrupts whatever call it is in every
+// kickPeriod. It returns nil if kicks cannot be used here.
+func startBlocking() *blockingMode {
+	if !kickReady() || !clearRestart() { // clearRestart: in case signal.Notify re-installed the handler since
 		return nil
 	}
-	b := &blockingMode{tid: unix.Gettid(), stop: make(chan struct{}), done: make(chan struct{})}
-	var intr interruptWatch
-	intr.err() // asked on the owner's goroutine: the cell's interrupt is found from it
-	go func() {
-		defer close(b.done)
-		t := time.NewTicker(watchdogTick)
-		defer t.Stop()
-		pid := unix.Getpid()
-		for {
-			select {
-			case <-b.stop:
-				return
-			case <-t.C:
-			}
-			if b.inCall.Load() && (ctx.Err() != nil || intr.err() != nil || why()) {
-				clearRestart() // in case signal.Notify re-installed the handler since
-				unix.Tgkill(pid, b.tid, kickSignal)
-			}
-		}
-	}()
-	return b
+	ev := sigevent{signo: int32(kickSignal), notify: sigevThreadID, tid: int32(unix.Gettid())}
+	var id int32
+	if _, _, errno := unix.RawSyscall(unix.SYS_TIMER_CREATE, unix.CLOCK_MONOTONIC, uintptr(unsafe.Pointer(&ev)), uintptr(unsafe.Pointer(&id))); errno != 0 {
+		return nil
+	}
+	period := unix.NsecToTimespec(int64(kickPeriod))
+	spec := unix.ItimerSpec{Interval: period, Value: period}
+	if _, _, errno := unix.RawSyscall6(unix.SYS_TIMER_SETTIME, uintptr(id), 0, uintptr(unsafe.Pointer(&spec)), 0, 0, 0); errno != 0 {
+		unix.RawSyscall(unix.SYS_TIMER_DELETE, uintptr(id), 0, 0)
+		return nil
+	}
+	return &blockingMode{timer: id}
 }
 
-// end stops the watchdog; no kick is sent after it returns, so the thread
-// can go back to the scheduler.
+// end stops the kicks. (One already on its way may still arrive: the
+// runtime ignores it, and a call it interrupts returns EINTR, as after any
+// signal without SA_RESTART.)
 func (b *blockingMode) end() {
-	close(b.stop)
-	<-b.done
+	unix.RawSyscall(unix.SYS_TIMER_DELETE, uintptr(b.timer), 0, 0)
+}
+
+// rawCall is a system call that may sleep, made without the scheduler's
+// entersyscall/exitsyscall: only on a thread in blocking mode, whose kicks
+// bound how long it lasts.
+func rawCall(trap, a1, a2, a3, a4, a5, a6 uintptr) (uintptr, unix.Errno) {
+	n, _, errno := unix.RawSyscall6(trap, a1, a2, a3, a4, a5, a6)
+	return n, errno
 }
 
 // threadBlocker is a Conn that can make blocking calls, one system call per
 // message, while the caller's locked thread runs a loop (blockOnThread's
 // release ends it).
 type threadBlocker interface {
-	blockOnThread(ctx context.Context) (release func())
+	blockOnThread() (release func())
 }
 
 // blockOn puts c in blocking mode for the calling goroutine, which must be
-// locked to its thread, until the returned function is called.
-func blockOn(ctx context.Context, c Conn) (release func()) {
+// locked to its thread, until the returned function is called. The loop
+// checks its context whenever a kick ends a call.
+func blockOn(c Conn) (release func()) {
 	if b, ok := c.(threadBlocker); ok {
-		return b.blockOnThread(ctx)
+		return b.blockOnThread()
 	}
 	return func() {}
 }

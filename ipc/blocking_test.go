@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-// Transports whose harness loops block in the kernel with a watchdog
-// (blocking.go) rather than polling.
-var blockingTransports = []string{"pipe", "fifo", "posix-mq", "sysv-mq"}
+// Transports whose harness loops block in the kernel in blocking mode
+// (blocking.go): raw calls that a kernel timer's kicks end.
+var blockingTransports = []string{"pipe", "fifo", "posix-mq", "sysv-mq", "unix-stream", "unix-seqpacket", "unix-dgram", "tcp"}
 
 // TestOneCallPerMessage: in a ping-pong each side makes one write and one
 // read per round trip, as a C program with blocking descriptors does (the
@@ -20,7 +20,7 @@ func TestOneCallPerMessage(t *testing.T) {
 	checkNoLeftovers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for _, tr := range append([]string{"unix-stream", "unix-seqpacket", "unix-dgram", "tcp"}, blockingTransports...) {
+	for _, tr := range blockingTransports {
 		rs, err := Run(ctx, Experiment{Transports: []string{tr}, Sizes: []int{64}, Mode: PingPong, Count: 2000, Warmup: -1, Trials: 1})
 		if err != nil {
 			t.Fatal(err)
@@ -36,7 +36,7 @@ func TestOneCallPerMessage(t *testing.T) {
 
 // TestBlockedCallEnds stops the peer (SIGSTOP) so that the driver's call
 // blocks in the kernel — a full pipe or queue in a stream, an empty one in
-// a ping-pong — then cancels the run: the watchdog must end the call.
+// a ping-pong — then cancels the run: a kick must end the call.
 func TestBlockedCallEnds(t *testing.T) {
 	for _, tr := range blockingTransports {
 		for _, mode := range []Mode{Stream, PingPong} {
@@ -89,7 +89,9 @@ func TestBigMessageOneWrite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r := rs[0]; r.Producer.Syscalls > 3.1 {
+		// A kick (every kickPeriod) that lands during a writev splits it in
+		// two: allow one in four messages that.
+		if r := rs[0]; r.Producer.Syscalls > 3.25 {
 			t.Errorf("%s: the producer made %.2f system calls per 1 MiB message, want 3", tr, r.Producer.Syscalls)
 		}
 	}

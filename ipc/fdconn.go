@@ -18,9 +18,9 @@ import (
 // message, reads straight into a buffer. Descriptors are non-blocking; when
 // a call would block, the end sleeps in poll(2) and wakes every 50 ms to
 // check its context and the peer. Sockets instead block with a 50 ms
-// timeout (timedSocket), and during the harness's trials pipes, FIFOs and
-// queues receive with blocking calls, with a watchdog to end the call
-// (blocking.go): one system call per message, as in C. Byte streams frame each message with a
+// timeout (timedSocket). During the harness's trials every end receives
+// with blocking raw calls that a kernel timer's signal ends (blocking.go):
+// one system call per message, as in C. Byte streams frame each message with a
 // 4-byte little-endian length.
 type fdConn struct {
 	name      string
@@ -40,10 +40,10 @@ type fdConn struct {
 	closed    atomic.Bool
 	calls     atomic.Int64 // system calls made sending and receiving
 	once      sync.Once
-	cleanup   func() error // removes names (owner only)
-	closeFDs  func()       // closes rfd and wfd, shared with the endpoint's abort (closeOnce)
-	sendFn    func(p []byte) (int, error)
-	recvFn    func(p []byte) (int, error)
+	cleanup   func() error                          // removes names (owner only)
+	closeFDs  func()                                // closes rfd and wfd, shared with the endpoint's abort (closeOnce)
+	sendFn    func(p []byte, raw bool) (int, error) // raw: see rawCalls
+	recvFn    func(p []byte, raw bool) (int, error)
 }
 
 const streamBuf = 64 << 10
@@ -63,82 +63,75 @@ func newFDConn(name string, rfd, wfd int, stream bool) *fdConn {
 
 func (c *fdConn) write(p []byte) (int, error) {
 	c.calls.Add(1)
+	raw := c.rawCalls()
 	if c.sendFn != nil {
-		return c.sendFn(p)
+		return c.sendFn(p, raw)
 	}
 	if c.sockets {
-		if c.timed && c.sendWaits == 0 {
+		if c.sendWaits == 0 {
 			// First without waiting (MSG_DONTWAIT), as a raw call: a send
-			// rarely waits, and a call that may sleep pays the scheduler's
-			// entersyscall/exitsyscall. After one that had to wait, the
-			// next sends block at once.
-			n, err := sendRaw(c.wfd, p)
+			// rarely waits. After one that had to wait, the next sends
+			// block at once.
+			n, err := sendDontWait(c.wfd, p)
 			if err != unix.EAGAIN {
 				return n, err
 			}
 			c.sendWaits = 64
 			c.calls.Add(1)
-		} else if c.sendWaits > 0 {
+		} else {
 			c.sendWaits--
 		}
-		return sendNoSignal(c.wfd, p)
+		return sendNoSignal(c.wfd, p, raw)
 	}
-	if !c.timed { // non-blocking: the call never sleeps, so skip the scheduler's syscall hooks
-		return rawIO(unix.SYS_WRITE, c.wfd, p)
-	}
-	return unix.Write(c.wfd, p)
+	return rawIO(unix.SYS_WRITE, c.wfd, p) // a pipe's write end is never blocking
 }
 
 func (c *fdConn) read(p []byte) (int, error) {
 	c.calls.Add(1)
-	if b := c.blk; b != nil {
-		b.inCall.Store(true)
-		n, err := c.blockingRead(p)
-		b.inCall.Store(false)
-		return n, err
-	}
+	raw := c.rawCalls()
 	if c.recvFn != nil {
-		return c.recvFn(p)
+		return c.recvFn(p, raw)
 	}
-	if !c.timed {
+	if raw {
 		return rawIO(unix.SYS_READ, c.rfd, p)
 	}
 	return unix.Read(c.rfd, p)
 }
 
-func (c *fdConn) blockingRead(p []byte) (int, error) {
-	if c.recvFn != nil {
-		return c.recvFn(p)
-	}
-	return unix.Read(c.rfd, p)
-}
+// rawCalls says whether this end's calls may skip the scheduler's
+// entersyscall/exitsyscall: when they cannot sleep (non-blocking
+// descriptors), or when the thread is in blocking mode, whose kicks bound
+// them (blocking.go). A socket outside blocking mode sleeps up to its
+// timeout.
+func (c *fdConn) rawCalls() bool { return c.blk != nil || !c.timed }
 
-// blockOnThread makes the read descriptor blocking for the calling
-// (locked) goroutine's loop; sockets need not, their calls time out by
-// themselves. Writes stay non-blocking raw calls: a write rarely waits (only
-// when the pipe or queue is full, and then poll serves), and a blocking call
-// must go through the scheduler's entersyscall/exitsyscall, which on every
-// write of a stream cost a pipe a fifth of its rate here.
-func (c *fdConn) blockOnThread(ctx context.Context) (release func()) {
-	if c.timed || c.blk != nil || c.rfd == c.wfd {
+// blockOnThread puts the calling (locked) goroutine's thread in blocking
+// mode: its calls are raw and may sleep, kicked every kickPeriod. A pipe's,
+// FIFO's or queue's read descriptor becomes blocking; sockets are already
+// (timedSocket). Writes to pipes and queues stay non-blocking: a write
+// rarely waits, and then poll serves.
+func (c *fdConn) blockOnThread() (release func()) {
+	if c.blk != nil {
 		return func() {}
 	}
-	b := startBlocking(ctx, func() bool { return c.closed.Load() || c.peerDead.Load() })
+	b := startBlocking()
 	if b == nil {
 		return func() {}
 	}
-	fl, err := unix.FcntlInt(uintptr(c.wfd), unix.F_GETFL, 0)
-	if err != nil {
-		b.end()
-		return func() {}
+	if !c.timed {
+		fl, err := unix.FcntlInt(uintptr(c.wfd), unix.F_GETFL, 0)
+		if err != nil {
+			b.end()
+			return func() {}
+		}
+		c.wflags = fl
+		unix.SetNonblock(c.rfd, false)
 	}
-	c.wflags = fl
-	unix.SetNonblock(c.rfd, false)
 	c.blk = b
 	return func() {
 		c.blk = nil
 		b.end()
-		if !c.closed.Load() {
+		if !c.timed && !c.closed.Load() {
 			unix.SetNonblock(c.rfd, true)
 		}
 	}
@@ -222,8 +215,9 @@ func (c *fdConn) wait(ctx context.Context, fd int, events int16) error {
 	}
 }
 
-// kicked says why a call returned EINTR: in blocking mode the watchdog may
-// have ended it; otherwise a signal did, and the call is made again.
+// kicked says why a call returned EINTR: in blocking mode a kick ended it,
+// and the loop checks whether it must stop; otherwise a signal did, and the
+// call is made again.
 func (c *fdConn) kicked(ctx context.Context) error {
 	if c.blk == nil {
 		return nil
@@ -308,15 +302,13 @@ func (c *fdConn) Send(ctx context.Context, msg []byte) error {
 	var h [4]byte
 	binary.LittleEndian.PutUint32(h[:], uint32(len(msg)))
 	bufs := [][]byte{h[:], msg}
-	if b := c.blk; b != nil && !c.sockets {
+	if c.blk != nil && !c.sockets {
 		// During a trial a message bigger than the pipe goes in one blocking
 		// writev, as C writes it, not in a non-blocking write per 64 KiB the
 		// reader frees: three calls (two fcntl) instead of twenty or more.
 		c.calls.Add(2)
 		unix.FcntlInt(uintptr(c.wfd), unix.F_SETFL, c.wflags&^unix.O_NONBLOCK)
 		defer unix.FcntlInt(uintptr(c.wfd), unix.F_SETFL, c.wflags|unix.O_NONBLOCK)
-		b.inCall.Store(true)
-		defer b.inCall.Store(false)
 	}
 	for len(bufs) > 0 {
 		n, err := c.writeBufs(bufs)
@@ -469,9 +461,9 @@ func (c *fdConn) Close() error {
 	return err
 }
 
-// sendRaw is send(2) with MSG_NOSIGNAL|MSG_DONTWAIT, without the
+// sendDontWait is send(2) with MSG_NOSIGNAL|MSG_DONTWAIT, without the
 // scheduler's hooks (it cannot sleep).
-func sendRaw(fd int, p []byte) (int, error) {
+func sendDontWait(fd int, p []byte) (int, error) {
 	var ptr unsafe.Pointer
 	if len(p) > 0 {
 		ptr = unsafe.Pointer(&p[0])
@@ -483,13 +475,18 @@ func sendRaw(fd int, p []byte) (int, error) {
 	return int(n), nil
 }
 
-// sendNoSignal is send(2) with MSG_NOSIGNAL: a closed peer gives EPIPE, not SIGPIPE.
-func sendNoSignal(fd int, p []byte) (int, error) {
+// sendNoSignal is send(2) with MSG_NOSIGNAL: a closed peer gives EPIPE, not
+// SIGPIPE. raw: see fdConn.rawCalls.
+func sendNoSignal(fd int, p []byte, raw bool) (int, error) {
 	var ptr unsafe.Pointer
 	if len(p) > 0 {
 		ptr = unsafe.Pointer(&p[0])
 	}
-	n, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(ptr), uintptr(len(p)), unix.MSG_NOSIGNAL, 0, 0)
+	call := unix.Syscall6
+	if raw {
+		call = unix.RawSyscall6
+	}
+	n, _, errno := call(unix.SYS_SENDTO, uintptr(fd), uintptr(ptr), uintptr(len(p)), unix.MSG_NOSIGNAL, 0, 0)
 	if errno != 0 {
 		return 0, errno
 	}

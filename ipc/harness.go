@@ -78,7 +78,7 @@ func serveHarness(ctx context.Context, ctl *control, c Conn) error {
 		u0 := sideUsage(c, locked)
 		unblock := func() {}
 		if locked { // one blocking call per message, as in C (blocking.go)
-			unblock = blockOn(ctx, c)
+			unblock = blockOn(c)
 		}
 		var err error
 		switch {
@@ -267,7 +267,7 @@ func (p *peer) runTrial(ctx context.Context, mode Mode, count int64, size int, s
 		}
 		unblock := func() {}
 		if locked {
-			unblock = blockOn(lctx, p.conn)
+			unblock = blockOn(p.conn)
 		}
 		u0 := sideUsage(p.conn, locked)
 		lr.t0 = time.Now()

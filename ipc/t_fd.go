@@ -237,7 +237,7 @@ func listenUnix(name string, typ int, o Options) (*endpoint, error) {
 		c := newFDConn(name, cfd, cfd, typ == unix.SOCK_STREAM).timedSocket()
 		if typ == unix.SOCK_SEQPACKET {
 			setPacketBuffers(cfd, o.MaxMessage)
-			c.recvFn = func(p []byte) (int, error) { return recvTrunc(cfd, p) }
+			c.recvFn = func(p []byte, raw bool) (int, error) { return recvTrunc(cfd, p, raw) }
 		}
 		c.cleanup = remove
 		return c, nil
@@ -263,7 +263,7 @@ func attachUnix(ctx context.Context, s spec, files []*os.File) (Conn, error) {
 	}
 	c := newFDConn(s.Transport, fd, fd, typ == unix.SOCK_STREAM).timedSocket()
 	if typ == unix.SOCK_SEQPACKET {
-		c.recvFn = func(p []byte) (int, error) { return recvTrunc(fd, p) }
+		c.recvFn = func(p []byte, raw bool) (int, error) { return recvTrunc(fd, p, raw) }
 	}
 	return c, nil
 }
@@ -325,12 +325,16 @@ func connectFD(ctx context.Context, fd int, sa unix.Sockaddr) error {
 
 // recvTrunc receives one packet; with MSG_TRUNC the kernel reports its real
 // length even if p is shorter, so truncation is detected.
-func recvTrunc(fd int, p []byte) (int, error) {
+func recvTrunc(fd int, p []byte, raw bool) (int, error) {
 	var ptr unsafe.Pointer
 	if len(p) > 0 {
 		ptr = unsafe.Pointer(&p[0])
 	}
-	n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(ptr), uintptr(len(p)), unix.MSG_TRUNC, 0, 0)
+	call := unix.Syscall6
+	if raw {
+		call = unix.RawSyscall6
+	}
+	n, _, errno := call(unix.SYS_RECVFROM, uintptr(fd), uintptr(ptr), uintptr(len(p)), unix.MSG_TRUNC, 0, 0)
 	if errno != 0 {
 		return 0, errno
 	}
@@ -408,7 +412,7 @@ func listenDgram(o Options) (*endpoint, error) {
 		}
 		c := newFDConn("unix-dgram", fd, fd, false).timedSocket()
 		c.closeFDs = closeSocket
-		c.recvFn = func(p []byte) (int, error) { return recvTrunc(fd, p) }
+		c.recvFn = func(p []byte, raw bool) (int, error) { return recvTrunc(fd, p, raw) }
 		c.cleanup = remove
 		return c, nil
 	}
@@ -430,7 +434,7 @@ func attachDgram(ctx context.Context, s spec, files []*os.File) (Conn, error) {
 		return nil, fmt.Errorf("connect datagram socket to %s: %w", s.Names[0], err)
 	}
 	c := newFDConn("unix-dgram", fd, fd, false).timedSocket()
-	c.recvFn = func(p []byte) (int, error) { return recvTrunc(fd, p) }
+	c.recvFn = func(p []byte, raw bool) (int, error) { return recvTrunc(fd, p, raw) }
 	return c, nil
 }
 

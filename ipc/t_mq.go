@@ -74,7 +74,7 @@ func mqSend(fd int, p []byte) (int, error) {
 	if len(p) > 0 {
 		ptr = unsafe.Pointer(&p[0])
 	}
-	if _, _, errno := unix.Syscall6(unix.SYS_MQ_TIMEDSEND, uintptr(fd), uintptr(ptr), uintptr(len(p)), 0, 0, 0); errno != 0 {
+	if _, _, errno := unix.RawSyscall6(unix.SYS_MQ_TIMEDSEND, uintptr(fd), uintptr(ptr), uintptr(len(p)), 0, 0, 0); errno != 0 {
 		return 0, errno
 	}
 	return len(p), nil
@@ -85,7 +85,7 @@ func mqRecv(fd int, p []byte) (int, error) {
 	if len(p) > 0 {
 		ptr = unsafe.Pointer(&p[0])
 	}
-	n, _, errno := unix.Syscall6(unix.SYS_MQ_TIMEDRECEIVE, uintptr(fd), uintptr(ptr), uintptr(len(p)), 0, 0, 0)
+	n, _, errno := unix.RawSyscall6(unix.SYS_MQ_TIMEDRECEIVE, uintptr(fd), uintptr(ptr), uintptr(len(p)), 0, 0, 0)
 	if errno == unix.EMSGSIZE {
 		return 0, fmt.Errorf("%w: the receive buffer (%d bytes) is smaller than the queue's message size", ErrMessageTooLarge, len(p))
 	}
@@ -185,8 +185,10 @@ func attachPosixMQ(ctx context.Context, s spec, files []*os.File) (Conn, error) 
 // (non-blocking call, poll when it would block) applies unchanged.
 func newMQConn(r, w, size int) *fdConn {
 	c := newFDConn("posix-mq", r, w, false)
-	c.sendFn = func(p []byte) (int, error) { return mqSend(w, p) }
-	c.recvFn = func(p []byte) (int, error) {
+	// Both descriptors are non-blocking but in the harness's blocking mode,
+	// so a call either cannot sleep or is bounded by the kicks: always raw.
+	c.sendFn = func(p []byte, _ bool) (int, error) { return mqSend(w, p) }
+	c.recvFn = func(p []byte, _ bool) (int, error) {
 		if len(p) < size { // the kernel refuses buffers smaller than the queue's message size
 			return 0, fmt.Errorf("%w: the receive buffer (%d bytes) is smaller than the queue's message size %d", ErrMessageTooLarge, len(p), size)
 		}
@@ -286,12 +288,12 @@ type sysvConn struct {
 
 // blockOnThread lets the calling (locked) goroutine's receives block at
 // once, one system call per message; msgrcv returns EINTR on any signal, so
-// the watchdog's kick ends it. Sends try IPC_NOWAIT first, as before.
-func (c *sysvConn) blockOnThread(ctx context.Context) (release func()) {
+// a kick ends it (blocking.go). Sends try IPC_NOWAIT first, as before.
+func (c *sysvConn) blockOnThread() (release func()) {
 	if c.blk != nil {
 		return func() {}
 	}
-	b := startBlocking(ctx, func() bool { return c.aborted.Load() || c.peerDead.Load() })
+	b := startBlocking()
 	if b == nil {
 		return func() {}
 	}
@@ -302,9 +304,9 @@ func (c *sysvConn) blockOnThread(ctx context.Context) (release func()) {
 // call makes one msgsnd or msgrcv; blocking: without IPC_NOWAIT.
 func (c *sysvConn) call(blocking bool, trap, a1, a2, a3, a4, a5 uintptr) (uintptr, unix.Errno) {
 	c.calls.Add(1)
-	if b := c.blk; b != nil && blocking {
-		b.inCall.Store(true)
-		defer b.inCall.Store(false)
+	if c.blk != nil || !blocking { // bounded by the kicks, or cannot sleep: raw
+		n, _, errno := unix.RawSyscall6(trap, a1, a2, a3, a4, a5, 0)
+		return n, errno
 	}
 	n, _, errno := unix.Syscall6(trap, a1, a2, a3, a4, a5, 0)
 	return n, errno
@@ -324,6 +326,9 @@ func (c *sysvConn) kicked(op string, ctx context.Context) error {
 	}
 	if c.peerDead.Load() {
 		return fmt.Errorf("sysv-mq: %s: %w", op, ErrPeerDied)
+	}
+	if c.aborted.Load() {
+		return fmt.Errorf("sysv-mq: %s: %w", op, ErrClosed)
 	}
 	return nil
 }
