@@ -125,14 +125,6 @@ func (b *blockingMode) end() {
 	unix.RawSyscall(unix.SYS_TIMER_DELETE, uintptr(b.timer), 0, 0)
 }
 
-// rawCall is a system call that may sleep, made without the scheduler's
-// entersyscall/exitsyscall: only on a thread in blocking mode, whose kicks
-// bound how long it lasts.
-func rawCall(trap, a1, a2, a3, a4, a5, a6 uintptr) (uintptr, unix.Errno) {
-	n, _, errno := unix.RawSyscall6(trap, a1, a2, a3, a4, a5, a6)
-	return n, errno
-}
-
 // threadBlocker is a Conn that can make blocking calls, one system call per
 // message, while the caller's locked thread runs a loop (blockOnThread's
 // release ends it).
