@@ -29,13 +29,18 @@
 	ADDQ $const_recordHead, DX; \
 	MOVQ DX, 16(SP)
 
-// SUM_COPY copies the n payload bytes at SI to DI and leaves sum64 of them,
-// seeded with DX, in R8. The 32-byte blocks are copied as they are summed;
-// the lanes are folded into R8, the rest (under 32 bytes) is copied in as
-// few stores as cover it, which may overlap the last block, and summed from
-// SI. Uses R8–R10, R12,
-// R13, DX, X0, X1.
+// SUM_COPY copies the n payload bytes at SI to DI and leaves sum64 of them
+// in R8, seeded as payloadSum does with the sequence number in DX (low 32
+// bits) and the message size (size+32(FP) in both functions). The 32-byte
+// blocks are copied as they are summed; the lanes are folded into R8, the
+// rest (under 32 bytes) is copied in as few stores as cover it, which may
+// overlap the last block, and summed from SI. Uses R8–R10, R12, R13, DX,
+// X0, X1.
 #define SUM_COPY \
+	SHLQ $32, DX; \
+	MOVQ size+32(FP), R8; \
+	MOVL R8, R8; \
+	ORQ  R8, DX; \
 	MOVQ PRIME1, R8; \
 	ADDQ DX, R8; \
 	MOVQ PRIME2, R9; \
@@ -168,15 +173,11 @@ msg:
 	ADDQ Ring_data(AX), DI
 	ADDQ 16(SP), R11
 	ADDQ $(const_recordHead+const_HeaderSize), DI // the payload
-	// the payload comes from src at seq&63; seed = seq<<32 | size
+	// the payload comes from src at seq&63
 	MOVQ CX, SI
 	ANDQ $63, SI
 	ADDQ BX, SI
 	MOVL CX, DX
-	SHLQ $32, DX
-	MOVQ size+32(FP), R8
-	MOVL R8, R8                 // uint32(size)
-	ORQ  R8, DX
 	SUM_COPY
 	// the record's length word and the message header (seq | sum<<32),
 	// in one store
@@ -228,13 +229,8 @@ ready:
 	MOVQ DX, 24(SP)
 	ADDQ $(const_recordHead+const_HeaderSize), SI
 	LEAQ const_HeaderSize(BX), DI
-	// seed = expected seq<<32 | size
-	MOVL next+16(FP), DX
+	MOVL next+16(FP), DX        // summed with the expected sequence number
 	ADDL CX, DX
-	SHLQ $32, DX
-	MOVQ size+32(FP), R8
-	MOVL R8, R8                 // uint32(size)
-	ORQ  R8, DX
 	SUM_COPY
 	MOVL next+16(FP), DX
 	ADDL CX, DX
