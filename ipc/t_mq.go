@@ -377,7 +377,7 @@ func (c *sysvConn) Send(ctx context.Context, msg []byte) error {
 	p := uintptr(unsafe.Pointer(&c.buf[0]))
 	flags := uintptr(unix.IPC_NOWAIT) // a send rarely waits: try first, as fdConn does
 	for {
-		_, errno := c.call(false, unix.SYS_MSGSND, uintptr(c.id), p, uintptr(len(msg)), flags, 0)
+		_, errno := c.call(flags == 0, unix.SYS_MSGSND, uintptr(c.id), p, uintptr(len(msg)), flags, 0)
 		switch errno {
 		case 0:
 			return nil
