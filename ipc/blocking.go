@@ -2,7 +2,6 @@ package ipc
 
 import (
 	"runtime"
-	"sync"
 	"time"
 	"unsafe"
 
@@ -43,22 +42,12 @@ const kickSignal = unix.Signal(61)
 
 const saRestart = 0x10000000
 
-var kickSetup struct {
-	once sync.Once
-	ok   bool
-}
-
-// kickReady makes sure a kick interrupts a blocking call (SA_RESTART off),
-// and reports whether kicks can be used at all: the Go runtime must have a
-// handler on the signal, or a kick would kill the process.
-func kickReady() bool {
-	kickSetup.once.Do(func() { kickSetup.ok = clearRestart() })
-	return kickSetup.ok
-}
-
-// clearRestart clears SA_RESTART on kickSignal's handler, keeping the rest of
-// the kernel's struct sigaction as the runtime set it (handler, flags,
-// restorer, mask: the layout of every 64-bit Linux but mips).
+// clearRestart makes sure a kick interrupts a blocking call: it clears
+// SA_RESTART on kickSignal's handler, keeping the rest of the kernel's
+// struct sigaction as the runtime set it (handler, flags, restorer, mask:
+// the layout of every 64-bit Linux but mips). It reports whether kicks can
+// be used at all: the Go runtime must have a handler on the signal, or a
+// kick would kill the process.
 func clearRestart() bool {
 	if runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64" {
 		return false
@@ -101,7 +90,7 @@ const sigevThreadID = 4
 // until end, kickSignal interrupts whatever call it is in every
 // kickPeriod. It returns nil if kicks cannot be used here.
 func startBlocking() *blockingMode {
-	if !kickReady() || !clearRestart() { // clearRestart: in case signal.Notify re-installed the handler since
+	if !clearRestart() { // each time: signal.Notify may have re-installed the handler since
 		return nil
 	}
 	ev := sigevent{signo: int32(kickSignal), notify: sigevThreadID, tid: int32(unix.Gettid())}
