@@ -85,6 +85,17 @@ def cmdline(pid):
         return ""
 
 
+def state(pid):
+    """A process's state letter and parent, from /proc/PID/stat ("Z ppid 1":
+    a zombie nobody has reaped yet), or "" once it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            rest = f.read().rsplit(")", 1)[1].split()
+        return "%s ppid %s" % (rest[0], rest[1])
+    except (OSError, IndexError):
+        return ""
+
+
 def sysv(kind, u):
     """Ids of the SysV shm segments or message queues (kind "shm"/"msg") owned by u."""
     ids = []
@@ -629,8 +640,8 @@ for i := 0; i < 1000000; i++ { fmt.Print(line) }''')
         time.sleep(2)
         for u in USERS.values():
             ui = uid(u)
-            procs = [(p, cmdline(p)) for p in procs_of(ui)]
-            self.assertEqual(procs, [], "processes of %s left" % u)
+            procs = [(p, cmdline(p), state(p)) for p in procs_of(ui)]
+            self.assertEqual(procs, [], "processes of %s left (pid, command line, state and parent)" % u)
             # ipc's private directory of the user may stay, empty (0700).
             left = [(k, p) for k, p in resources_of(ui)
                     if not (os.path.basename(p) == "ipclab-uid-%d" % ui and os.path.isdir(p) and not os.listdir(p))]
